@@ -1,0 +1,514 @@
+//! Password hashing: the [`PasswordHasher`] trait and the Argon2id worker pool behind it.
+//!
+//! Argon2id is deliberately slow and memory-hard, so it never runs on the async executor: a fixed
+//! number of OS threads ([`HasherConfig::workers`]) each own one Argon2 memory area, allocated
+//! once and reused for every hash (`Argon2::hash_password_into_with_memory`). Requests wait in a
+//! bounded queue ([`HasherConfig::queue`]); when it is full the caller gets [`HashError::Busy`]
+//! at once (the web layer answers 503 with `Retry-After`). Peak hashing memory is therefore
+//! `workers × memory_kib`, whatever the login storm.
+
+use crate::password_policy::normalise_password;
+use crate::secret::{PasswordHashString, SecretString};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use async_trait::async_trait;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use subtle::ConstantTimeEq;
+use tokio::sync::oneshot;
+
+/// Length of the salt of every new hash, in bytes (the argon2 crate's recommendation).
+const SALT_LEN: usize = 16;
+/// Length of every new hash's output, in bytes.
+const OUTPUT_LEN: usize = 32;
+/// Stored hashes asking for more memory than this are refused rather than allocated.
+const MAX_VERIFY_MEMORY_KIB: u32 = 1024 * 1024;
+
+/// Hashes passwords for storage and verifies them against stored hashes.
+///
+/// Implementations must run the expensive work off the async executor and bound it. The
+/// [`Argon2Hasher`] is the one Wristband ships; another implementation only needs these three
+/// methods.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes a new password into a string for the user store.
+    async fn hash(&self, password: &SecretString) -> Result<PasswordHashString, HashError>;
+
+    /// Checks `password` against a stored hash.
+    async fn verify(
+        &self,
+        password: &SecretString,
+        stored: &PasswordHashString,
+    ) -> Result<Verification, HashError>;
+
+    /// Does the work of one failed [`verify`](Self::verify), for logins of unknown users, so
+    /// that a missing account costs the same time as a wrong password.
+    async fn verify_dummy(&self, password: &SecretString) -> Result<(), HashError>;
+}
+
+/// The outcome of a verification that could run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The password does not match.
+    Mismatch,
+    /// The password matches.
+    Match {
+        /// The stored hash is not Argon2id at the current parameters: store a new one.
+        needs_rehash: bool,
+    },
+}
+
+/// Why a hash or verification could not run. A wrong password is not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every worker is busy and the queue is full; try again shortly.
+    #[error("password hashing is at capacity")]
+    Busy,
+    /// The stored hash is not in a format this hasher reads.
+    #[error("the stored password hash is malformed or of an unsupported kind")]
+    UnsupportedHash,
+    /// The worker pool has stopped (the process is shutting down).
+    #[error("the password hashing workers have stopped")]
+    Stopped,
+    /// Argon2 refused its inputs (e.g. invalid configured parameters).
+    #[error("password hashing failed: {0}")]
+    Argon2(String),
+}
+
+/// Argon2id cost parameters (`password.argon2.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Settings {
+    /// Memory per hash, KiB.
+    pub memory_kib: u32,
+    /// Passes over memory.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Settings {
+    /// OWASP's first Argon2id row: 19 MiB, 2 iterations, 1 lane.
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+impl Argon2Settings {
+    fn params(&self) -> Result<Params, HashError> {
+        Params::new(
+            self.memory_kib,
+            self.iterations,
+            self.parallelism,
+            Some(OUTPUT_LEN),
+        )
+        .map_err(|e| HashError::Argon2(e.to_string()))
+    }
+}
+
+/// Size of the worker pool and its queue (`password.workers`, `password.queue`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HasherConfig {
+    /// Argon2id parameters for new hashes.
+    pub argon2: Argon2Settings,
+    /// Hashing threads; each owns `memory_kib` of Argon2 memory.
+    pub workers: usize,
+    /// Requests allowed to wait for a worker before [`HashError::Busy`].
+    pub queue: usize,
+}
+
+impl Default for HasherConfig {
+    fn default() -> Self {
+        Self {
+            argon2: Argon2Settings::default(),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            queue: 256,
+        }
+    }
+}
+
+/// Counters a test or a metrics endpoint can read.
+#[derive(Debug, Default)]
+pub struct HasherStats {
+    hashes: AtomicU64,
+    verifications: AtomicU64,
+    dummy_verifications: AtomicU64,
+    rejected_busy: AtomicU64,
+}
+
+impl HasherStats {
+    /// New hashes computed.
+    pub fn hashes(&self) -> u64 {
+        self.hashes.load(Ordering::Relaxed)
+    }
+    /// Verifications against stored hashes.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+    /// Verifications against the dummy hash (logins of unknown users).
+    pub fn dummy_verifications(&self) -> u64 {
+        self.dummy_verifications.load(Ordering::Relaxed)
+    }
+    /// Requests refused because the queue was full.
+    pub fn rejected_busy(&self) -> u64 {
+        self.rejected_busy.load(Ordering::Relaxed)
+    }
+}
+
+enum Job {
+    Hash {
+        password: SecretString,
+        reply: oneshot::Sender<Result<PasswordHashString, HashError>>,
+    },
+    Verify {
+        password: SecretString,
+        stored: PasswordHashString,
+        reply: oneshot::Sender<Result<Verification, HashError>>,
+    },
+}
+
+/// Argon2id on a bounded pool of worker threads. Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct Argon2Hasher {
+    queue: SyncSender<Job>,
+    stats: Arc<HasherStats>,
+    /// Same parameters as new hashes, random salt and output: verifying against it costs exactly
+    /// what a real mismatch costs.
+    dummy: PasswordHashString,
+}
+
+impl std::fmt::Debug for Argon2Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Argon2Hasher").finish_non_exhaustive()
+    }
+}
+
+impl Argon2Hasher {
+    /// Starts the worker threads. Fails on invalid parameters or if a thread cannot start.
+    pub fn start(config: HasherConfig) -> Result<Self, HashError> {
+        let params = config.argon2.params()?;
+        let (sender, receiver) = std::sync::mpsc::sync_channel(config.queue);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let stats = Arc::new(HasherStats::default());
+        for index in 0..config.workers.max(1) {
+            let receiver = Arc::clone(&receiver);
+            let params = params.clone();
+            let stats = Arc::clone(&stats);
+            std::thread::Builder::new()
+                .name(format!("wristband-hash-{index}"))
+                .spawn(move || worker_loop(&receiver, &params, &stats))
+                .map_err(|e| HashError::Argon2(format!("cannot start a hashing thread: {e}")))?;
+        }
+        let dummy = phc_string(&params, &random_bytes::<SALT_LEN>(), &random_bytes::<OUTPUT_LEN>())?;
+        Ok(Self {
+            queue: sender,
+            stats,
+            dummy,
+        })
+    }
+
+    /// Counters of work done, for tests and metrics.
+    pub fn stats(&self) -> &HasherStats {
+        &self.stats
+    }
+
+    fn submit(&self, job: Job) -> Result<(), HashError> {
+        self.queue.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => {
+                self.stats.rejected_busy.fetch_add(1, Ordering::Relaxed);
+                HashError::Busy
+            }
+            TrySendError::Disconnected(_) => HashError::Stopped,
+        })
+    }
+
+    async fn verify_inner(
+        &self,
+        password: &SecretString,
+        stored: &PasswordHashString,
+    ) -> Result<Verification, HashError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Verify {
+            password: normalise_password(password),
+            stored: stored.clone(),
+            reply,
+        })?;
+        answer.await.map_err(|_| HashError::Stopped)?
+    }
+}
+
+#[async_trait]
+impl PasswordHasher for Argon2Hasher {
+    async fn hash(&self, password: &SecretString) -> Result<PasswordHashString, HashError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Hash {
+            password: normalise_password(password),
+            reply,
+        })?;
+        answer.await.map_err(|_| HashError::Stopped)?
+    }
+
+    async fn verify(
+        &self,
+        password: &SecretString,
+        stored: &PasswordHashString,
+    ) -> Result<Verification, HashError> {
+        let verification = self.verify_inner(password, stored).await;
+        self.stats.verifications.fetch_add(1, Ordering::Relaxed);
+        verification
+    }
+
+    async fn verify_dummy(&self, password: &SecretString) -> Result<(), HashError> {
+        let dummy = self.dummy.clone();
+        self.verify_inner(password, &dummy).await?;
+        self.stats.dummy_verifications.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn worker_loop(receiver: &Mutex<Receiver<Job>>, params: &Params, stats: &HasherStats) {
+    // Allocated once per worker and reused: this is what bounds memory under a login storm.
+    let mut memory = vec![Block::default(); params.block_count()];
+    loop {
+        let job = {
+            let Ok(receiver) = receiver.lock() else {
+                return;
+            };
+            match receiver.recv() {
+                Ok(job) => job,
+                // Every sender is gone: the hasher was dropped.
+                Err(_) => return,
+            }
+        };
+        match job {
+            Job::Hash { password, reply } => {
+                let result = hash_new(password.expose().as_bytes(), params, &mut memory);
+                if result.is_ok() {
+                    stats.hashes.fetch_add(1, Ordering::Relaxed);
+                }
+                // The caller may have given up (client gone); nothing to do then.
+                let _ = reply.send(result);
+            }
+            Job::Verify {
+                password,
+                stored,
+                reply,
+            } => {
+                let result = verify_phc(password.expose().as_bytes(), &stored, params, &mut memory);
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+fn hash_new(
+    password: &[u8],
+    params: &Params,
+    memory: &mut [Block],
+) -> Result<PasswordHashString, HashError> {
+    let salt = random_bytes::<SALT_LEN>();
+    let mut output = [0u8; OUTPUT_LEN];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password, &salt, &mut output, &mut *memory)
+        .map_err(|e| HashError::Argon2(e.to_string()))?;
+    phc_string(params, &salt, &output)
+}
+
+fn phc_string(params: &Params, salt: &[u8], output: &[u8]) -> Result<PasswordHashString, HashError> {
+    let to_err = |e: argon2::password_hash::phc::Error| HashError::Argon2(e.to_string());
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| HashError::Argon2(e.to_string()))?,
+        salt: Some(Salt::new(salt).map_err(to_err)?),
+        hash: Some(Output::new(output).map_err(to_err)?),
+    };
+    Ok(PasswordHashString::new(phc.to_string()))
+}
+
+/// Verifies an Argon2 PHC string (any variant and parameters) in the worker's memory, growing
+/// into a temporary allocation only for a stored hash that needs more than the configured size.
+fn verify_phc(
+    password: &[u8],
+    stored: &PasswordHashString,
+    current: &Params,
+    memory: &mut [Block],
+) -> Result<Verification, HashError> {
+    let phc = PasswordHash::new(stored.expose()).map_err(|_| HashError::UnsupportedHash)?;
+    let algorithm =
+        Algorithm::try_from(phc.algorithm.as_str()).map_err(|_| HashError::UnsupportedHash)?;
+    let version = match phc.version {
+        Some(v) => Version::try_from(v).map_err(|_| HashError::UnsupportedHash)?,
+        None => Version::V0x10,
+    };
+    let params = Params::try_from(&phc).map_err(|_| HashError::UnsupportedHash)?;
+    if params.m_cost() > MAX_VERIFY_MEMORY_KIB {
+        return Err(HashError::UnsupportedHash);
+    }
+    let (Some(salt), Some(expected)) = (phc.salt.as_ref(), phc.hash.as_ref()) else {
+        return Err(HashError::UnsupportedHash);
+    };
+    let mut output = vec![0u8; expected.len()];
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let hashed = if params.block_count() <= memory.len() {
+        argon2.hash_password_into_with_memory(password, salt.as_ref(), &mut output, &mut *memory)
+    } else {
+        let mut larger = vec![Block::default(); params.block_count()];
+        argon2.hash_password_into_with_memory(password, salt.as_ref(), &mut output, &mut larger)
+    };
+    hashed.map_err(|_| HashError::UnsupportedHash)?;
+    if !bool::from(output.as_slice().ct_eq(expected.as_bytes())) {
+        return Ok(Verification::Mismatch);
+    }
+    let needs_rehash = algorithm != Algorithm::Argon2id
+        || version != Version::V0x13
+        || params.m_cost() != current.m_cost()
+        || params.t_cost() != current.t_cost()
+        || params.p_cost() != current.p_cost()
+        || expected.len() != OUTPUT_LEN;
+    Ok(Verification::Match { needs_rehash })
+}
+
+/// Random bytes from the operating system's CSPRNG.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    if let Err(error) = getrandom::fill(&mut bytes) {
+        // The OS CSPRNG failing is unrecoverable and must not degrade into weak randomness.
+        panic!("the operating system's random number generator failed: {error}");
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small(workers: usize, queue: usize) -> Argon2Hasher {
+        Argon2Hasher::start(HasherConfig {
+            argon2: Argon2Settings {
+                memory_kib: 64,
+                iterations: 1,
+                parallelism: 1,
+            },
+            workers,
+            queue,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn hash_then_verify() {
+        let hasher = small(1, 4);
+        let password = SecretString::new("correct horse battery staple");
+        let hash = hasher.hash(&password).await.unwrap();
+        assert!(hash.expose().starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        assert_eq!(
+            hasher.verify(&password, &hash).await.unwrap(),
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            hasher
+                .verify(&SecretString::new("wrong horse battery staple"), &hash)
+                .await
+                .unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn hashes_at_other_parameters_need_rehash() {
+        let old = small(1, 4);
+        let password = SecretString::new("correct horse battery staple");
+        let hash = old.hash(&password).await.unwrap();
+        let new = Argon2Hasher::start(HasherConfig {
+            argon2: Argon2Settings {
+                memory_kib: 128,
+                iterations: 1,
+                parallelism: 1,
+            },
+            workers: 1,
+            queue: 4,
+        })
+        .unwrap();
+        assert_eq!(
+            new.verify(&password, &hash).await.unwrap(),
+            Verification::Match { needs_rehash: true }
+        );
+    }
+
+    #[tokio::test]
+    async fn nfkc_forms_of_one_password_verify() {
+        let hasher = small(1, 4);
+        let hash = hasher
+            .hash(&SecretString::new("ｐａｓｓｐｈｒａｓｅ ｏｎｅ"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            hasher
+                .verify(&SecretString::new("passphrase one"), &hash)
+                .await
+                .unwrap(),
+            Verification::Match { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn malformed_hash_is_an_error_not_a_panic() {
+        let hasher = small(1, 4);
+        let err = hasher
+            .verify(
+                &SecretString::new("x"),
+                &PasswordHashString::new("$argon2id$garbage"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HashError::UnsupportedHash));
+    }
+
+    #[tokio::test]
+    async fn dummy_verification_counts() {
+        let hasher = small(1, 4);
+        hasher
+            .verify_dummy(&SecretString::new("anything at all"))
+            .await
+            .unwrap();
+        assert_eq!(hasher.stats().dummy_verifications(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_instead_of_piling_up() {
+        // One worker, a queue of one, and slow hashes: of many concurrent requests, some must be
+        // refused with Busy rather than all waiting.
+        let hasher = Argon2Hasher::start(HasherConfig {
+            argon2: Argon2Settings {
+                memory_kib: 8 * 1024,
+                iterations: 3,
+                parallelism: 1,
+            },
+            workers: 1,
+            queue: 1,
+        })
+        .unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let hasher = hasher.clone();
+            tasks.push(tokio::spawn(async move {
+                hasher.hash(&SecretString::new("correct horse battery")).await
+            }));
+        }
+        let mut busy = 0;
+        for task in tasks {
+            if matches!(task.await.unwrap(), Err(HashError::Busy)) {
+                busy += 1;
+            }
+        }
+        assert!(busy > 0);
+        assert_eq!(hasher.stats().rejected_busy(), busy);
+    }
+}

@@ -1,0 +1,41 @@
+//! Wristband's domain, independent of any web framework or database.
+//!
+//! - [`hasher`]: the [`PasswordHasher`] trait and [`Argon2Hasher`], Argon2id on a bounded pool of
+//!   worker threads that reuse their memory.
+//! - [`password_policy`]: length limits, the common-password blocklist, not-the-username.
+//! - [`username`]: NFKC, case-insensitive identity.
+//! - [`session`]: random tokens (the store keeps only their SHA-256), idle/absolute/remember-me
+//!   expiry.
+//! - [`store`]: the [`UserStore`], [`SessionStore`] and [`AuthStore`] traits a backend implements.
+//! - [`guard`]: route guards as values ([`LoginRequired`](guard::LoginRequired),
+//!   [`FreshLogin`](guard::FreshLogin), [`UserPredicate`](guard::UserPredicate)).
+//! - [`keys`]: per-purpose keys derived from `SECRET_KEY`, and the signed-cookie codec with key
+//!   rotation.
+//! - [`secret`]: wrappers whose `Debug`/`Display` never show the secret.
+//! - `testing` (feature `testing`): the conformance suite every store runs.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod guard;
+pub mod hasher;
+pub mod keys;
+pub mod password_policy;
+pub mod secret;
+pub mod session;
+pub mod store;
+pub mod username;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use hasher::{
+    Argon2Hasher, Argon2Settings, HashError, HasherConfig, PasswordHasher, Verification,
+};
+pub use keys::{CookieSigner, KeyPurpose, KeyRing};
+pub use password_policy::{PasswordPolicy, PasswordRuleViolation};
+pub use secret::{PasswordHashString, SecretString};
+pub use session::{
+    NewSession, SessionId, SessionRecord, SessionTimeouts, SessionToken, SessionTouch, TokenDigest,
+};
+pub use store::{AuthStore, SessionStore, StoreError, User, UserCredentials, UserId, UserStore};
+pub use username::{Username, UsernameError};

@@ -1,0 +1,162 @@
+//! The storage traits a backend implements: [`UserStore`], [`SessionStore`], and [`AuthStore`]
+//! which joins them.
+//!
+//! # Implementing a backend
+//!
+//! A backend is one type implementing all three traits, usually over a connection pool. The
+//! rules the web layer relies on, all checked by the conformance suite in
+//! `auth_core::testing` (feature `testing`), which a backend's tests run in one line:
+//!
+//! - **Identity is [`Username::key`]**, unique in the store. Two concurrent
+//!   [`UserStore::create_user`] calls for one key: exactly one succeeds, the other returns
+//!   [`StoreError::Taken`], never a generic error. Use a unique index, not a read-then-write.
+//! - **Sessions are keyed by [`TokenDigest`]**; the token itself is never given to a store.
+//! - **Expired sessions are never returned**: [`SessionStore::load_session`] and
+//!   [`SessionStore::list_user_sessions`] filter on `expires_at` and `idle_expires_at` against the
+//!   `now` they are given (see [`SessionRecord::is_live`]); the caller passes `now` so that tests
+//!   and every store agree on one clock.
+//! - **The hot path is one read**: `load_session` returns the session and its user together
+//!   (one indexed join) and writes nothing.
+//! - **Unavailability is [`StoreError::Unavailable`]**: a lost connection or a locked database
+//!   must map there, so the web layer answers 503 and keeps the client's cookie.
+//! - Every method that returns `Ok` has committed its write.
+
+use crate::secret::PasswordHashString;
+use crate::session::{NewSession, SessionId, SessionRecord, SessionTouch, TokenDigest};
+use crate::username::Username;
+use async_trait::async_trait;
+use std::fmt;
+use time::OffsetDateTime;
+
+/// A user's numeric id, assigned by the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(pub i64);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A user as the application sees it: no password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Store-assigned id.
+    pub id: UserId,
+    /// The name as registered (identity is its [`Username::key`]).
+    pub username: Username,
+    /// Random value changed whenever every session of the user must end (password change,
+    /// "log out everywhere"); sessions that carry their own copy compare against it.
+    pub auth_stamp: String,
+    /// Registration time.
+    pub created_at: OffsetDateTime,
+}
+
+/// A user with their stored password hash, for login only.
+#[derive(Debug, Clone)]
+pub struct UserCredentials {
+    /// The user.
+    pub user: User,
+    /// Their stored hash (redacted in `Debug`).
+    pub password_hash: PasswordHashString,
+}
+
+/// Errors every store returns; backends convert their own errors into these.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The username is already registered (unique violation on the identity key).
+    #[error("that username is taken")]
+    Taken,
+    /// The database cannot be reached, is locked, or timed out: retry later (HTTP 503).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else the database reported.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+/// Users and their password hashes.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Registers a user; [`StoreError::Taken`] if the identity key exists.
+    async fn create_user(
+        &self,
+        username: &Username,
+        password_hash: &PasswordHashString,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError>;
+
+    /// Looks a user up by identity key, with their hash, for login.
+    async fn find_credentials(
+        &self,
+        username: &Username,
+    ) -> Result<Option<UserCredentials>, StoreError>;
+
+    /// Looks a user up by id.
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// Replaces a user's password hash (on password change or rehash after login).
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        password_hash: &PasswordHashString,
+    ) -> Result<(), StoreError>;
+}
+
+/// Server-side sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session; returns its public id.
+    async fn insert_session(&self, session: &NewSession) -> Result<SessionId, StoreError>;
+
+    /// The live session with this digest and its user, in one read; `None` if unknown or
+    /// expired at `now`.
+    async fn load_session(
+        &self,
+        digest: &TokenDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<(SessionRecord, User)>, StoreError>;
+
+    /// Records activity (see [`crate::SessionTimeouts::touch`]).
+    async fn touch_session(
+        &self,
+        digest: &TokenDigest,
+        touch: &SessionTouch,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes one session (logout); `true` if it existed.
+    async fn delete_session(&self, digest: &TokenDigest) -> Result<bool, StoreError>;
+
+    /// Deletes every session of a user, except the one with digest `keep`, if given; returns
+    /// how many were deleted.
+    async fn delete_user_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<&TokenDigest>,
+    ) -> Result<u64, StoreError>;
+
+    /// The user's live sessions at `now`, oldest first.
+    async fn list_user_sessions(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Deletes every session expired at `now`; returns how many.
+    async fn purge_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// A complete backend: users, sessions, and a health check.
+#[async_trait]
+pub trait AuthStore: UserStore + SessionStore {
+    /// A cheap round trip to the database, for `/healthz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The backend's name, for logs (`"sqlite"`, `"postgres"`).
+    fn backend_name(&self) -> &'static str;
+}
+
+/// A fresh random auth stamp (128 bits, hex), for new users and for ending all their sessions.
+pub fn new_auth_stamp() -> String {
+    hex::encode(crate::hasher::random_bytes::<16>())
+}

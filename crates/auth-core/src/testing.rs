@@ -1,0 +1,355 @@
+//! The store conformance suite: one definition, run by every store crate.
+//!
+//! A store crate's tests call [`store_conformance_tests!`](crate::store_conformance_tests) with an
+//! async function returning a fresh, empty store and a guard that keeps its database alive
+//! (a temporary file, a throw-away schema):
+//!
+//! ```ignore
+//! async fn fresh_store() -> (MyStore, tempfile::TempDir) { /* … */ }
+//! auth_core::store_conformance_tests!(fresh_store);
+//! ```
+//!
+//! Each case becomes its own `#[tokio::test]`, so a failure names the rule that broke.
+
+use crate::secret::PasswordHashString;
+use crate::session::{NewSession, SessionDeadlines, SessionToken, SessionTouch};
+use crate::store::{AuthStore, StoreError, UserId};
+use crate::username::Username;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Expands to one `#[tokio::test]` per conformance case, each calling `$make().await` for a
+/// fresh `(store, guard)` pair.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:path) => {
+        $crate::store_conformance_tests!(@cases $make;
+            create_and_find_user,
+            usernames_are_unique_case_insensitively,
+            concurrent_creates_of_one_name_one_wins,
+            set_password_hash_replaces_the_hash,
+            unknown_lookups_are_none,
+            session_round_trip_returns_its_user,
+            touch_moves_last_seen_and_idle_deadline,
+            delete_session_ends_only_that_session,
+            delete_user_sessions_can_keep_one,
+            expired_sessions_are_never_returned,
+            purge_removes_only_expired_sessions,
+            list_shows_only_live_sessions_of_the_user,
+            ping_answers
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (store, _guard) = $make().await;
+                $crate::testing::$case(&store).await;
+            }
+        )*
+    };
+}
+
+/// Now, rounded to whole milliseconds: the precision every store keeps.
+pub fn now_ms() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    let nanos = now.unix_timestamp_nanos();
+    OffsetDateTime::from_unix_timestamp_nanos(nanos - nanos % 1_000_000).unwrap_or(now)
+}
+
+fn name(raw: &str) -> Username {
+    Username::parse(raw).unwrap_or_else(|e| panic!("test username {raw:?}: {e}"))
+}
+
+fn hash(tag: &str) -> PasswordHashString {
+    PasswordHashString::new(format!("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ${tag}"))
+}
+
+fn session(
+    user_id: UserId,
+    now: OffsetDateTime,
+    deadlines: SessionDeadlines,
+) -> (SessionToken, NewSession) {
+    let token = SessionToken::generate();
+    let new = NewSession {
+        digest: token.digest(),
+        user_id,
+        created_at: now,
+        authenticated_at: now,
+        deadlines,
+        remember: deadlines.idle_expires_at.is_none(),
+        user_agent: Some("conformance/1.0".into()),
+    };
+    (token, new)
+}
+
+fn hours(n: u64) -> Duration {
+    Duration::from_secs(n * 3600)
+}
+
+fn normal(now: OffsetDateTime) -> SessionDeadlines {
+    SessionDeadlines {
+        expires_at: now + hours(12),
+        idle_expires_at: Some(now + hours(1)),
+    }
+}
+
+async fn user<S: AuthStore>(store: &S, raw: &str) -> UserId {
+    match store.create_user(&name(raw), &hash("aGFzaA"), now_ms()).await {
+        Ok(user) => user.id,
+        Err(e) => panic!("create {raw}: {e}"),
+    }
+}
+
+/// A created user is found by name (any case) and by id, with their hash and display name.
+pub async fn create_and_find_user<S: AuthStore>(store: &S) {
+    let now = now_ms();
+    let created = store
+        .create_user(&name("Alice"), &hash("aGFzaA"), now)
+        .await
+        .unwrap_or_else(|e| panic!("create: {e}"));
+    assert_eq!(created.username.as_str(), "Alice");
+    assert_eq!(created.created_at, now);
+    assert!(!created.auth_stamp.is_empty());
+    let found = store
+        .find_credentials(&name("ALICE"))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("find by other case"));
+    assert_eq!(found.user, created);
+    assert_eq!(found.password_hash, hash("aGFzaA"));
+    let by_id = store.find_user(created.id).await.ok().flatten();
+    assert_eq!(by_id, Some(created));
+}
+
+/// `Bob` and `bob` are one user: the second registration is `Taken`.
+pub async fn usernames_are_unique_case_insensitively<S: AuthStore>(store: &S) {
+    user(store, "Bob").await;
+    let second = store.create_user(&name("bob"), &hash("b3RoZXI"), now_ms()).await;
+    assert!(matches!(second, Err(StoreError::Taken)), "{second:?}");
+    let third = store.create_user(&name("ＢＯＢ"), &hash("b3RoZXI"), now_ms()).await;
+    assert!(matches!(third, Err(StoreError::Taken)), "{third:?}");
+}
+
+/// Two creates of one name at the same moment: exactly one succeeds, the other is `Taken`.
+pub async fn concurrent_creates_of_one_name_one_wins<S: AuthStore>(store: &S) {
+    for round in 0..5 {
+        let raw = format!("racer{round}");
+        let upper = raw.to_uppercase();
+        let (lower, upper, hash_a, hash_b) = (name(&raw), name(&upper), hash("YQ"), hash("Yg"));
+        let (a, b) = tokio::join!(
+            store.create_user(&lower, &hash_a, now_ms()),
+            store.create_user(&upper, &hash_b, now_ms()),
+        );
+        let wins = [&a, &b].iter().filter(|r| r.is_ok()).count();
+        let taken = [&a, &b]
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Taken)))
+            .count();
+        assert_eq!((wins, taken), (1, 1), "round {round}: {a:?} / {b:?}");
+    }
+}
+
+/// A new hash replaces the old one.
+pub async fn set_password_hash_replaces_the_hash<S: AuthStore>(store: &S) {
+    let id = user(store, "carol").await;
+    store
+        .set_password_hash(id, &hash("bmV3"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let found = store.find_credentials(&name("carol")).await.ok().flatten();
+    assert_eq!(found.map(|c| c.password_hash), Some(hash("bmV3")));
+}
+
+/// Unknown users and tokens are `None`, not errors.
+pub async fn unknown_lookups_are_none<S: AuthStore>(store: &S) {
+    assert!(matches!(store.find_credentials(&name("nobody")).await, Ok(None)));
+    assert!(matches!(store.find_user(UserId(987_654)).await, Ok(None)));
+    let token = SessionToken::generate();
+    assert!(matches!(
+        store.load_session(&token.digest(), now_ms()).await,
+        Ok(None)
+    ));
+    assert!(matches!(store.delete_session(&token.digest()).await, Ok(false)));
+}
+
+/// A stored session loads with its user, every field intact.
+pub async fn session_round_trip_returns_its_user<S: AuthStore>(store: &S) {
+    let id = user(store, "dave").await;
+    let now = now_ms();
+    let (token, new) = session(id, now, normal(now));
+    let session_id = store
+        .insert_session(&new)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (record, owner) = store
+        .load_session(&token.digest(), now)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("session not found"));
+    assert_eq!(record.id, session_id);
+    assert_eq!(owner.id, id);
+    assert_eq!(owner.username.as_str(), "dave");
+    assert_eq!(record.user_id, id);
+    assert_eq!(record.created_at, now);
+    assert_eq!(record.last_seen_at, now);
+    assert_eq!(record.authenticated_at, now);
+    assert_eq!(record.expires_at, new.deadlines.expires_at);
+    assert_eq!(record.idle_expires_at, new.deadlines.idle_expires_at);
+    assert!(!record.remember);
+    assert_eq!(record.user_agent.as_deref(), Some("conformance/1.0"));
+}
+
+/// Touching moves `last_seen_at` and the idle deadline, and keeps an idle session alive.
+pub async fn touch_moves_last_seen_and_idle_deadline<S: AuthStore>(store: &S) {
+    let id = user(store, "erin").await;
+    let now = now_ms();
+    let (token, new) = session(id, now, normal(now));
+    store.insert_session(&new).await.unwrap_or_else(|e| panic!("{e}"));
+    let later = now + Duration::from_secs(50 * 60);
+    let touch = SessionTouch {
+        last_seen_at: later,
+        idle_expires_at: Some(later + hours(1)),
+    };
+    store
+        .touch_session(&token.digest(), &touch)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Past the original idle deadline, alive thanks to the touch.
+    let at = now + Duration::from_secs(90 * 60);
+    let record = store.load_session(&token.digest(), at).await.ok().flatten();
+    let record = record.unwrap_or_else(|| panic!("touched session expired")).0;
+    assert_eq!(record.last_seen_at, later);
+    assert_eq!(record.idle_expires_at, touch.idle_expires_at);
+}
+
+/// Deleting a session makes its token unknown and leaves the user's other sessions alone.
+pub async fn delete_session_ends_only_that_session<S: AuthStore>(store: &S) {
+    let id = user(store, "frank").await;
+    let now = now_ms();
+    let (a, new_a) = session(id, now, normal(now));
+    let (b, new_b) = session(id, now, normal(now));
+    store.insert_session(&new_a).await.unwrap_or_else(|e| panic!("{e}"));
+    store.insert_session(&new_b).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(store.delete_session(&a.digest()).await, Ok(true)));
+    assert!(matches!(store.load_session(&a.digest(), now).await, Ok(None)));
+    assert!(matches!(store.load_session(&b.digest(), now).await, Ok(Some(_))));
+}
+
+/// Deleting all of a user's sessions spares the one to keep and other users' sessions.
+pub async fn delete_user_sessions_can_keep_one<S: AuthStore>(store: &S) {
+    let grace = user(store, "grace").await;
+    let heidi = user(store, "heidi").await;
+    let now = now_ms();
+    let (keep, new_keep) = session(grace, now, normal(now));
+    let (drop1, new_drop1) = session(grace, now, normal(now));
+    let (drop2, new_drop2) = session(grace, now, normal(now));
+    let (other, new_other) = session(heidi, now, normal(now));
+    for s in [&new_keep, &new_drop1, &new_drop2, &new_other] {
+        store.insert_session(s).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let deleted = store
+        .delete_user_sessions(grace, Some(&keep.digest()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(deleted, 2);
+    assert!(matches!(store.load_session(&keep.digest(), now).await, Ok(Some(_))));
+    assert!(matches!(store.load_session(&drop1.digest(), now).await, Ok(None)));
+    assert!(matches!(store.load_session(&drop2.digest(), now).await, Ok(None)));
+    assert!(matches!(store.load_session(&other.digest(), now).await, Ok(Some(_))));
+    let all = store.delete_user_sessions(grace, None).await;
+    assert!(matches!(all, Ok(1)), "{all:?}");
+    assert!(matches!(store.load_session(&keep.digest(), now).await, Ok(None)));
+}
+
+/// Past the absolute or the idle deadline a session is gone; a remembered one has no idle limit.
+pub async fn expired_sessions_are_never_returned<S: AuthStore>(store: &S) {
+    let id = user(store, "ivan").await;
+    let now = now_ms();
+    let (token, new) = session(id, now, normal(now));
+    store.insert_session(&new).await.unwrap_or_else(|e| panic!("{e}"));
+    let just_before_idle = now + hours(1) - Duration::from_millis(1);
+    assert!(matches!(store.load_session(&token.digest(), just_before_idle).await, Ok(Some(_))));
+    assert!(matches!(store.load_session(&token.digest(), now + hours(1)).await, Ok(None)));
+    assert!(matches!(store.list_user_sessions(id, now + hours(2)).await, Ok(v) if v.is_empty()));
+
+    let remembered = SessionDeadlines {
+        expires_at: now + hours(24 * 30),
+        idle_expires_at: None,
+    };
+    let (token, new) = session(id, now, remembered);
+    store.insert_session(&new).await.unwrap_or_else(|e| panic!("{e}"));
+    let loaded = store.load_session(&token.digest(), now + hours(100)).await;
+    assert!(matches!(&loaded, Ok(Some((r, _))) if r.remember), "{loaded:?}");
+    assert!(matches!(
+        store.load_session(&token.digest(), now + hours(24 * 30)).await,
+        Ok(None)
+    ));
+}
+
+/// Purging deletes expired sessions (by either deadline) and nothing else.
+pub async fn purge_removes_only_expired_sessions<S: AuthStore>(store: &S) {
+    let id = user(store, "judy").await;
+    let now = now_ms();
+    let (live, new_live) = session(id, now, normal(now));
+    let (_idle, new_idle) = session(
+        id,
+        now - hours(2),
+        SessionDeadlines {
+            expires_at: now + hours(10),
+            idle_expires_at: Some(now - hours(1)),
+        },
+    );
+    let (_old, new_old) = session(
+        id,
+        now - hours(13),
+        SessionDeadlines {
+            expires_at: now - hours(1),
+            idle_expires_at: None,
+        },
+    );
+    for s in [&new_live, &new_idle, &new_old] {
+        store.insert_session(s).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let purged = store.purge_expired_sessions(now).await;
+    assert!(matches!(purged, Ok(2)), "{purged:?}");
+    assert!(matches!(store.load_session(&live.digest(), now).await, Ok(Some(_))));
+    let again = store.purge_expired_sessions(now).await;
+    assert!(matches!(again, Ok(0)), "{again:?}");
+}
+
+/// Listing shows the user's live sessions, oldest first, and nobody else's.
+pub async fn list_shows_only_live_sessions_of_the_user<S: AuthStore>(store: &S) {
+    let ken = user(store, "ken").await;
+    let leo = user(store, "leo").await;
+    let now = now_ms();
+    let (_, first) = session(ken, now - Duration::from_secs(10), normal(now));
+    let (_, second) = session(ken, now, normal(now));
+    let (_, expired) = session(
+        ken,
+        now - hours(13),
+        SessionDeadlines {
+            expires_at: now - hours(1),
+            idle_expires_at: None,
+        },
+    );
+    let (_, other) = session(leo, now, normal(now));
+    let mut ids = Vec::new();
+    for s in [&first, &second, &expired, &other] {
+        ids.push(store.insert_session(s).await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    let listed = store
+        .list_user_sessions(ken, now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listed_ids: Vec<_> = listed.iter().map(|s| s.id).collect();
+    assert_eq!(listed_ids, vec![ids[0], ids[1]]);
+}
+
+/// The health check answers.
+pub async fn ping_answers<S: AuthStore>(store: &S) {
+    assert!(store.ping().await.is_ok());
+    assert!(!store.backend_name().is_empty());
+}

@@ -1,0 +1,99 @@
+//! SeaORM entities for the `users` and `sessions` tables.
+//!
+//! Times are stored as Unix milliseconds (`BIGINT`): one representation that compares and
+//! indexes the same way on every backend.
+
+/// Registered users.
+pub mod user {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `users`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        /// Store-assigned id.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The name as registered.
+        pub username: String,
+        /// Identity: NFKC, lower-cased; unique.
+        #[sea_orm(unique)]
+        pub username_key: String,
+        /// PHC string.
+        pub password_hash: String,
+        /// Changes whenever all the user's sessions must end.
+        pub auth_stamp: String,
+        /// Registration time, Unix ms.
+        pub created_at: i64,
+    }
+
+    /// Relations of `users`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// A user has many sessions.
+        #[sea_orm(has_many = "super::session::Entity")]
+        Session,
+    }
+
+    impl Related<super::session::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Session.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Server-side sessions, keyed by the SHA-256 of their token.
+pub mod session {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `sessions`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sessions")]
+    pub struct Model {
+        /// Public id, shown to the owner.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// SHA-256 of the token; unique.
+        #[sea_orm(unique)]
+        pub token_digest: Vec<u8>,
+        /// Owner.
+        pub user_id: i64,
+        /// Login time, Unix ms.
+        pub created_at: i64,
+        /// Last recorded activity, Unix ms.
+        pub last_seen_at: i64,
+        /// Last password proof, Unix ms.
+        pub authenticated_at: i64,
+        /// Absolute deadline, Unix ms.
+        pub expires_at: i64,
+        /// Idle deadline, Unix ms; `NULL` for "remember me".
+        pub idle_expires_at: Option<i64>,
+        /// "Remember me" session.
+        pub remember: bool,
+        /// Browser that logged in.
+        pub user_agent: Option<String>,
+    }
+
+    /// Relations of `sessions`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// Each session belongs to one user.
+        #[sea_orm(
+            belongs_to = "super::user::Entity",
+            from = "Column::UserId",
+            to = "super::user::Column::Id",
+            on_delete = "Cascade"
+        )]
+        User,
+    }
+
+    impl Related<super::user::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::User.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

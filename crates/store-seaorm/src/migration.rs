@@ -1,0 +1,133 @@
+//! Schema migrations, shared by every backend (sea-orm-migration).
+//!
+//! Migrations are append-only: a released migration is never edited; a change is a new one.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{
+    big_integer, big_integer_null, big_pk_auto, blob, boolean, string, text_null,
+};
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateUsersAndSessions)]
+    }
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+    Username,
+    UsernameKey,
+    PasswordHash,
+    AuthStamp,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Sessions {
+    Table,
+    Id,
+    TokenDigest,
+    UserId,
+    CreatedAt,
+    LastSeenAt,
+    AuthenticatedAt,
+    ExpiresAt,
+    IdleExpiresAt,
+    Remember,
+    UserAgent,
+}
+
+/// The first schema: users and their sessions.
+struct CreateUsersAndSessions;
+
+impl MigrationName for CreateUsersAndSessions {
+    fn name(&self) -> &str {
+        "m0001_create_users_and_sessions"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateUsersAndSessions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Users::Table)
+                    .col(big_pk_auto(Users::Id))
+                    .col(string(Users::Username))
+                    .col(string(Users::UsernameKey).unique_key())
+                    .col(string(Users::PasswordHash))
+                    .col(string(Users::AuthStamp))
+                    .col(big_integer(Users::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Sessions::Table)
+                    .col(big_pk_auto(Sessions::Id))
+                    .col(blob(Sessions::TokenDigest).unique_key())
+                    .col(big_integer(Sessions::UserId))
+                    .col(big_integer(Sessions::CreatedAt))
+                    .col(big_integer(Sessions::LastSeenAt))
+                    .col(big_integer(Sessions::AuthenticatedAt))
+                    .col(big_integer(Sessions::ExpiresAt))
+                    .col(big_integer_null(Sessions::IdleExpiresAt))
+                    .col(boolean(Sessions::Remember))
+                    .col(text_null(Sessions::UserAgent))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_sessions_user")
+                            .from(Sessions::Table, Sessions::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // Listing and "log out everywhere" go by user; purging goes by deadline.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_sessions_user_id")
+                    .table(Sessions::Table)
+                    .col(Sessions::UserId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_sessions_expires_at")
+                    .table(Sessions::Table)
+                    .col(Sessions::ExpiresAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_sessions_idle_expires_at")
+                    .table(Sessions::Table)
+                    .col(Sessions::IdleExpiresAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Sessions::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Users::Table).to_owned())
+            .await
+    }
+}

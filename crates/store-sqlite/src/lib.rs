@@ -1,0 +1,88 @@
+//! Wristband's stores on SQLite: the shared SeaORM store ([`store_seaorm::SeaStore`]) over a
+//! connection tuned for a web server.
+//!
+//! What is SQLite's own lives here: WAL journaling with `synchronous=FULL` (a 2xx answer means
+//! the write survives a crash of the process or the machine), a busy timeout so concurrent writers
+//! wait instead of failing, foreign keys on, the database file's folder created at start, and
+//! which SQLite result codes mean "unavailable, retry later".
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DbErr};
+use std::str::FromStr;
+use std::time::Duration;
+use store_seaorm::SeaStore;
+
+/// How long a statement waits for a lock held by another connection before giving up; kept
+/// below the 5 s within which a request must get its answer.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a request waits for a pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Why the SQLite store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is not a SQLite URL sqlx understands.
+    #[error("invalid SQLite database URL: {0}")]
+    InvalidUrl(String),
+    /// The folder for the database file could not be created.
+    #[error("cannot create the folder {path}: {source}")]
+    CreateFolder {
+        /// The folder.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Connecting or migrating failed.
+    #[error("cannot open the SQLite database: {0}")]
+    Database(#[from] auth_core::StoreError),
+}
+
+/// Opens (creating if missing) the SQLite database at `url` (`sqlite://PATH`), applies
+/// migrations, and returns the store.
+pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SeaStore, OpenError> {
+    let parsed =
+        SqliteConnectOptions::from_str(url).map_err(|e| OpenError::InvalidUrl(e.to_string()))?;
+    if let Some(folder) = parsed.get_filename().parent()
+        && !folder.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(folder).map_err(|source| OpenError::CreateFolder {
+            path: folder.display().to_string(),
+            source,
+        })?;
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(BUSY_TIMEOUT)
+                .foreign_keys(true)
+        });
+    if let Some(max) = max_connections {
+        options.max_connections(max);
+    }
+    let db = Database::connect(options)
+        .await
+        .map_err(|e| OpenError::Database(auth_core::StoreError::Unavailable(e.to_string())))?;
+    let store = SeaStore::new(db, "sqlite", is_unavailable);
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// SQLite result codes that mean the database cannot serve now but may later: busy or locked
+/// past the timeout, read-only, I/O error, disk full, cannot open.
+fn is_unavailable(err: &DbErr) -> bool {
+    const UNAVAILABLE_PRIMARY_CODES: [i64; 6] = [5, 6, 8, 10, 13, 14];
+    let Some(sea_orm::sqlx::Error::Database(db)) = store_seaorm::sqlx_error(err) else {
+        return false;
+    };
+    db.code()
+        .and_then(|code| code.parse::<i64>().ok())
+        // Extended result codes carry the primary code in their low byte.
+        .is_some_and(|code| UNAVAILABLE_PRIMARY_CODES.contains(&(code & 0xff)))
+}
