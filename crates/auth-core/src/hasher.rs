@@ -203,7 +203,11 @@ impl Argon2Hasher {
                 .spawn(move || worker_loop(&receiver, &params, &stats))
                 .map_err(|e| HashError::Argon2(format!("cannot start a hashing thread: {e}")))?;
         }
-        let dummy = phc_string(&params, &random_bytes::<SALT_LEN>(), &random_bytes::<OUTPUT_LEN>())?;
+        let dummy = phc_string(
+            &params,
+            &random_bytes::<SALT_LEN>(),
+            &random_bytes::<OUTPUT_LEN>(),
+        )?;
         Ok(Self {
             queue: sender,
             stats,
@@ -265,7 +269,9 @@ impl PasswordHasher for Argon2Hasher {
     async fn verify_dummy(&self, password: &SecretString) -> Result<(), HashError> {
         let dummy = self.dummy.clone();
         self.verify_inner(password, &dummy).await?;
-        self.stats.dummy_verifications.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .dummy_verifications
+            .fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -318,7 +324,11 @@ fn hash_new(
     phc_string(params, &salt, &output)
 }
 
-fn phc_string(params: &Params, salt: &[u8], output: &[u8]) -> Result<PasswordHashString, HashError> {
+fn phc_string(
+    params: &Params,
+    salt: &[u8],
+    output: &[u8],
+) -> Result<PasswordHashString, HashError> {
     let to_err = |e: argon2::password_hash::phc::Error| HashError::Argon2(e.to_string());
     let phc = PasswordHash {
         algorithm: argon2::ARGON2ID_IDENT,
@@ -499,7 +509,9 @@ mod tests {
         for _ in 0..8 {
             let hasher = hasher.clone();
             tasks.push(tokio::spawn(async move {
-                hasher.hash(&SecretString::new("correct horse battery")).await
+                hasher
+                    .hash(&SecretString::new("correct horse battery"))
+                    .await
             }));
         }
         let mut busy = 0;

@@ -232,10 +232,7 @@ mod tests {
         }
         // Rotation: B is current, A a fallback.
         let rotated = ring(B, &[A]).cookie_signer(KeyPurpose::SessionCookie);
-        assert_eq!(
-            rotated.verify(&signed).map(|v| v.needs_resign),
-            Some(true)
-        );
+        assert_eq!(rotated.verify(&signed).map(|v| v.needs_resign), Some(true));
         // A key outside the ring.
         let stranger = ring(B, &[]).cookie_signer(KeyPurpose::SessionCookie);
         assert_eq!(stranger.verify(&signed), None);
@@ -244,10 +241,17 @@ mod tests {
     #[test]
     fn purposes_do_not_cross() {
         let keys = ring(A, &[]);
-        let flash = keys.cookie_signer(KeyPurpose::FlashCookie).sign(Cookie::new("s", "1"));
+        let flash = keys
+            .cookie_signer(KeyPurpose::FlashCookie)
+            .sign(Cookie::new("s", "1"));
         assert_eq!(
             keys.cookie_signer(KeyPurpose::SessionCookie).verify(&flash),
             None
         );
     }
+}
+
+/// 32 fresh random bytes from the OS CSPRNG, for per-browser secrets such as the CSRF secret.
+pub fn random_secret() -> [u8; 32] {
+    crate::hasher::random_bytes()
 }

@@ -95,7 +95,10 @@ fn normal(now: OffsetDateTime) -> SessionDeadlines {
 }
 
 async fn user<S: AuthStore>(store: &S, raw: &str) -> UserId {
-    match store.create_user(&name(raw), &hash("aGFzaA"), now_ms()).await {
+    match store
+        .create_user(&name(raw), &hash("aGFzaA"), now_ms())
+        .await
+    {
         Ok(user) => user.id,
         Err(e) => panic!("create {raw}: {e}"),
     }
@@ -126,9 +129,13 @@ pub async fn create_and_find_user<S: AuthStore>(store: &S) {
 /// `Bob` and `bob` are one user: the second registration is `Taken`.
 pub async fn usernames_are_unique_case_insensitively<S: AuthStore>(store: &S) {
     user(store, "Bob").await;
-    let second = store.create_user(&name("bob"), &hash("b3RoZXI"), now_ms()).await;
+    let second = store
+        .create_user(&name("bob"), &hash("b3RoZXI"), now_ms())
+        .await;
     assert!(matches!(second, Err(StoreError::Taken)), "{second:?}");
-    let third = store.create_user(&name("ＢＯＢ"), &hash("b3RoZXI"), now_ms()).await;
+    let third = store
+        .create_user(&name("ＢＯＢ"), &hash("b3RoZXI"), now_ms())
+        .await;
     assert!(matches!(third, Err(StoreError::Taken)), "{third:?}");
 }
 
@@ -164,14 +171,20 @@ pub async fn set_password_hash_replaces_the_hash<S: AuthStore>(store: &S) {
 
 /// Unknown users and tokens are `None`, not errors.
 pub async fn unknown_lookups_are_none<S: AuthStore>(store: &S) {
-    assert!(matches!(store.find_credentials(&name("nobody")).await, Ok(None)));
+    assert!(matches!(
+        store.find_credentials(&name("nobody")).await,
+        Ok(None)
+    ));
     assert!(matches!(store.find_user(UserId(987_654)).await, Ok(None)));
     let token = SessionToken::generate();
     assert!(matches!(
         store.load_session(&token.digest(), now_ms()).await,
         Ok(None)
     ));
-    assert!(matches!(store.delete_session(&token.digest()).await, Ok(false)));
+    assert!(matches!(
+        store.delete_session(&token.digest()).await,
+        Ok(false)
+    ));
 }
 
 /// A stored session loads with its user, every field intact.
@@ -207,7 +220,10 @@ pub async fn touch_moves_last_seen_and_idle_deadline<S: AuthStore>(store: &S) {
     let id = user(store, "erin").await;
     let now = now_ms();
     let (token, new) = session(id, now, normal(now));
-    store.insert_session(&new).await.unwrap_or_else(|e| panic!("{e}"));
+    store
+        .insert_session(&new)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let later = now + Duration::from_secs(50 * 60);
     let touch = SessionTouch {
         last_seen_at: later,
@@ -220,7 +236,9 @@ pub async fn touch_moves_last_seen_and_idle_deadline<S: AuthStore>(store: &S) {
     // Past the original idle deadline, alive thanks to the touch.
     let at = now + Duration::from_secs(90 * 60);
     let record = store.load_session(&token.digest(), at).await.ok().flatten();
-    let record = record.unwrap_or_else(|| panic!("touched session expired")).0;
+    let record = record
+        .unwrap_or_else(|| panic!("touched session expired"))
+        .0;
     assert_eq!(record.last_seen_at, later);
     assert_eq!(record.idle_expires_at, touch.idle_expires_at);
 }
@@ -231,11 +249,23 @@ pub async fn delete_session_ends_only_that_session<S: AuthStore>(store: &S) {
     let now = now_ms();
     let (a, new_a) = session(id, now, normal(now));
     let (b, new_b) = session(id, now, normal(now));
-    store.insert_session(&new_a).await.unwrap_or_else(|e| panic!("{e}"));
-    store.insert_session(&new_b).await.unwrap_or_else(|e| panic!("{e}"));
+    store
+        .insert_session(&new_a)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store
+        .insert_session(&new_b)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(store.delete_session(&a.digest()).await, Ok(true)));
-    assert!(matches!(store.load_session(&a.digest(), now).await, Ok(None)));
-    assert!(matches!(store.load_session(&b.digest(), now).await, Ok(Some(_))));
+    assert!(matches!(
+        store.load_session(&a.digest(), now).await,
+        Ok(None)
+    ));
+    assert!(matches!(
+        store.load_session(&b.digest(), now).await,
+        Ok(Some(_))
+    ));
 }
 
 /// Deleting all of a user's sessions spares the one to keep and other users' sessions.
@@ -248,20 +278,38 @@ pub async fn delete_user_sessions_can_keep_one<S: AuthStore>(store: &S) {
     let (drop2, new_drop2) = session(grace, now, normal(now));
     let (other, new_other) = session(heidi, now, normal(now));
     for s in [&new_keep, &new_drop1, &new_drop2, &new_other] {
-        store.insert_session(s).await.unwrap_or_else(|e| panic!("{e}"));
+        store
+            .insert_session(s)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let deleted = store
         .delete_user_sessions(grace, Some(&keep.digest()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(deleted, 2);
-    assert!(matches!(store.load_session(&keep.digest(), now).await, Ok(Some(_))));
-    assert!(matches!(store.load_session(&drop1.digest(), now).await, Ok(None)));
-    assert!(matches!(store.load_session(&drop2.digest(), now).await, Ok(None)));
-    assert!(matches!(store.load_session(&other.digest(), now).await, Ok(Some(_))));
+    assert!(matches!(
+        store.load_session(&keep.digest(), now).await,
+        Ok(Some(_))
+    ));
+    assert!(matches!(
+        store.load_session(&drop1.digest(), now).await,
+        Ok(None)
+    ));
+    assert!(matches!(
+        store.load_session(&drop2.digest(), now).await,
+        Ok(None)
+    ));
+    assert!(matches!(
+        store.load_session(&other.digest(), now).await,
+        Ok(Some(_))
+    ));
     let all = store.delete_user_sessions(grace, None).await;
     assert!(matches!(all, Ok(1)), "{all:?}");
-    assert!(matches!(store.load_session(&keep.digest(), now).await, Ok(None)));
+    assert!(matches!(
+        store.load_session(&keep.digest(), now).await,
+        Ok(None)
+    ));
 }
 
 /// Past the absolute or the idle deadline a session is gone; a remembered one has no idle limit.
@@ -269,10 +317,19 @@ pub async fn expired_sessions_are_never_returned<S: AuthStore>(store: &S) {
     let id = user(store, "ivan").await;
     let now = now_ms();
     let (token, new) = session(id, now, normal(now));
-    store.insert_session(&new).await.unwrap_or_else(|e| panic!("{e}"));
+    store
+        .insert_session(&new)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let just_before_idle = now + hours(1) - Duration::from_millis(1);
-    assert!(matches!(store.load_session(&token.digest(), just_before_idle).await, Ok(Some(_))));
-    assert!(matches!(store.load_session(&token.digest(), now + hours(1)).await, Ok(None)));
+    assert!(matches!(
+        store.load_session(&token.digest(), just_before_idle).await,
+        Ok(Some(_))
+    ));
+    assert!(matches!(
+        store.load_session(&token.digest(), now + hours(1)).await,
+        Ok(None)
+    ));
     assert!(matches!(store.list_user_sessions(id, now + hours(2)).await, Ok(v) if v.is_empty()));
 
     let remembered = SessionDeadlines {
@@ -280,11 +337,19 @@ pub async fn expired_sessions_are_never_returned<S: AuthStore>(store: &S) {
         idle_expires_at: None,
     };
     let (token, new) = session(id, now, remembered);
-    store.insert_session(&new).await.unwrap_or_else(|e| panic!("{e}"));
+    store
+        .insert_session(&new)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let loaded = store.load_session(&token.digest(), now + hours(100)).await;
-    assert!(matches!(&loaded, Ok(Some((r, _))) if r.remember), "{loaded:?}");
+    assert!(
+        matches!(&loaded, Ok(Some((r, _))) if r.remember),
+        "{loaded:?}"
+    );
     assert!(matches!(
-        store.load_session(&token.digest(), now + hours(24 * 30)).await,
+        store
+            .load_session(&token.digest(), now + hours(24 * 30))
+            .await,
         Ok(None)
     ));
 }
@@ -311,11 +376,17 @@ pub async fn purge_removes_only_expired_sessions<S: AuthStore>(store: &S) {
         },
     );
     for s in [&new_live, &new_idle, &new_old] {
-        store.insert_session(s).await.unwrap_or_else(|e| panic!("{e}"));
+        store
+            .insert_session(s)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let purged = store.purge_expired_sessions(now).await;
     assert!(matches!(purged, Ok(2)), "{purged:?}");
-    assert!(matches!(store.load_session(&live.digest(), now).await, Ok(Some(_))));
+    assert!(matches!(
+        store.load_session(&live.digest(), now).await,
+        Ok(Some(_))
+    ));
     let again = store.purge_expired_sessions(now).await;
     assert!(matches!(again, Ok(0)), "{again:?}");
 }
@@ -338,7 +409,12 @@ pub async fn list_shows_only_live_sessions_of_the_user<S: AuthStore>(store: &S) 
     let (_, other) = session(leo, now, normal(now));
     let mut ids = Vec::new();
     for s in [&first, &second, &expired, &other] {
-        ids.push(store.insert_session(s).await.unwrap_or_else(|e| panic!("{e}")));
+        ids.push(
+            store
+                .insert_session(s)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
     }
     let listed = store
         .list_user_sessions(ken, now)

@@ -95,7 +95,9 @@ impl SeaStore {
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await.map_err(|e| self.error(e))
+        Migrator::up(&self.db, None)
+            .await
+            .map_err(|e| self.error(e))
     }
 
     /// The underlying connection, for backend-specific work.

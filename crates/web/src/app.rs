@@ -1,0 +1,108 @@
+//! The router: routes, and the layers every request passes through.
+//!
+//! Outermost first: tracing span → security headers → body limit → error-page rendering →
+//! cross-site refusal → browser context (session, CSRF, flashes) → handler. Static files skip
+//! the browser context: they need no session.
+
+use crate::context::browser_context;
+use crate::csrf::same_origin_guard;
+use crate::error::render_error_pages;
+use crate::state::AppState;
+use crate::{pages, static_files};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// No inline script or style anywhere: the pages use only `/static/*`.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// How long `/healthz` waits for the database before answering 503.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let pages = Router::new()
+        .route("/", get(pages::home))
+        .route("/register", get(pages::register_form).post(pages::register))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/dashboard", get(pages::dashboard))
+        .route("/logout", get(pages::logout_page).post(pages::logout))
+        .fallback(pages::not_found)
+        .layer(from_fn_with_state(state.clone(), browser_context));
+    let assets = Router::new()
+        .route("/healthz", get(health))
+        .route("/static/app.css", get(static_files::stylesheet))
+        .route(
+            "/static/password-toggle.js",
+            get(static_files::password_toggle_script),
+        );
+    let secure = state.cookie_names().secure;
+    let body_limit = state.0.body_limit;
+    let mut app = pages
+        .merge(assets)
+        .layer(from_fn(same_origin_guard))
+        .layer(from_fn_with_state(state.clone(), render_error_pages))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
+        .layer(header_layer(
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ));
+    if secure {
+        app = app.layer(header_layer(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ));
+    }
+    app.layer(
+        TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            // The path only: query strings may carry values nobody should find in a log.
+            tracing::info_span!("request", method = %request.method(), path = request.uri().path())
+        }),
+    )
+    .with_state(state)
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}
+
+/// `GET /healthz`: 200 when the database answers, else 503.
+async fn health(State(app): State<AppState>) -> Response {
+    let answer = tokio::time::timeout(HEALTH_TIMEOUT, app.store().ping()).await;
+    match answer {
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "health check: database unavailable");
+            unavailable()
+        }
+        Err(_) => {
+            tracing::warn!("health check: database timed out");
+            unavailable()
+        }
+    }
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        axum::Json(serde_json::json!({"status": "unavailable"})),
+    )
+        .into_response()
+}

@@ -1,0 +1,30 @@
+//! Wristband's web layer: the axum application and the `wristband` binary's building blocks.
+//!
+//! - [`config`]: Figment configuration (files, profiles, `WRISTBAND_*`, `SECRET_KEY`).
+//! - [`stores`]: the one place a `database.url` becomes a store.
+//! - [`state`]: what handlers share; [`app`]: the router and its layers.
+//! - [`context`]: per-request session, CSRF secret and flashes, loaded by one middleware.
+//! - [`extract`]: [`CurrentUser`](extract::CurrentUser) (redirects anonymous visitors to log
+//!   in) and CSRF-checked forms; [`csrf`]: refusal of cross-site requests.
+//! - [`pages`]: the HTML routes; [`error`]: error responses and pages.
+//! - [`server`]: HTTP/1.1 serving with a header deadline and graceful shutdown.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod config;
+pub mod context;
+pub mod csrf;
+pub mod error;
+pub mod extract;
+pub mod pages;
+pub mod redirect;
+pub mod server;
+pub mod state;
+pub mod static_files;
+pub mod stores;
+pub mod telemetry;
+pub mod templates;
+
+pub use app::router;
+pub use state::AppState;

@@ -1,0 +1,388 @@
+//! The HTML pages of the contract's section 4: home, register, login, dashboard, logout.
+
+use crate::context::RequestContext;
+use crate::error::AppError;
+use crate::extract::{CsrfForm, CurrentUser, HasCsrfToken};
+use crate::redirect::safe_next;
+use crate::state::AppState;
+use auth_core::{
+    NewSession, PasswordHasher, PasswordRuleViolation, SecretString, SessionToken, StoreError,
+    Username, Verification,
+};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::Uri;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+/// The one message for every failed login, so responses never tell which part was wrong.
+pub const INVALID_CREDENTIALS: &str = "Invalid username or password.";
+
+/// Renders `template` with the context every page shares (user, flashes, CSRF token) plus
+/// `extra`.
+pub fn render(
+    app: &AppState,
+    context: &RequestContext,
+    status: StatusCode,
+    template: &str,
+    extra: serde_json::Value,
+) -> Response {
+    let mut values = serde_json::Map::new();
+    values.insert(
+        "current_user".into(),
+        match context.user() {
+            Some(user) => serde_json::json!({ "username": user.username.as_str() }),
+            None => serde_json::Value::Null,
+        },
+    );
+    values.insert(
+        "flashes".into(),
+        serde_json::to_value(context.take_flashes()).unwrap_or_default(),
+    );
+    values.insert("csrf_token".into(), context.csrf_token().into());
+    if let serde_json::Value::Object(extra) = extra {
+        values.extend(extra);
+    }
+    match app.0.templates.render(template, values) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, template, "template rendering failed");
+            AppError::Internal("template rendering failed").into_response()
+        }
+    }
+}
+
+/// `GET /`
+pub async fn home(State(app): State<AppState>, context: RequestContext) -> Response {
+    render(
+        &app,
+        &context,
+        StatusCode::OK,
+        "index.html",
+        serde_json::json!({}),
+    )
+}
+
+/// Fields of the registration form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RegisterForm {
+    username: String,
+    password: String,
+    password_confirm: Option<String>,
+    csrf_token: Option<String>,
+}
+
+impl HasCsrfToken for RegisterForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+}
+
+fn register_page(
+    app: &AppState,
+    context: &RequestContext,
+    status: StatusCode,
+    username: &str,
+    errors: &BTreeMap<&str, String>,
+) -> Response {
+    render(
+        app,
+        context,
+        status,
+        "register.html",
+        serde_json::json!({
+            "form": { "username": username },
+            "errors": errors,
+            "password_min": app.0.policy.min_length,
+        }),
+    )
+}
+
+/// `GET /register`
+pub async fn register_form(State(app): State<AppState>, context: RequestContext) -> Response {
+    register_page(&app, &context, StatusCode::OK, "", &BTreeMap::new())
+}
+
+/// `POST /register`: 303 to `/login` with a flash; 422 with field errors; 409 when taken.
+pub async fn register(
+    State(app): State<AppState>,
+    context: RequestContext,
+    CsrfForm(form): CsrfForm<RegisterForm>,
+) -> Result<Response, AppError> {
+    let password = SecretString::new(form.password);
+    let mut errors = BTreeMap::new();
+    let username = match Username::parse(&form.username) {
+        Ok(u) => Some(u),
+        Err(e) => {
+            errors.insert("username", e.to_string());
+            None
+        }
+    };
+    if let Err(violation) = app.0.policy.check(&password, username.as_ref()) {
+        // "Same as the username" only means something once the username is valid.
+        if username.is_some() || violation != PasswordRuleViolation::SameAsUsername {
+            errors.insert("password", violation.to_string());
+        }
+    }
+    if let Some(confirm) = form.password_confirm.filter(|c| !c.is_empty())
+        && confirm != password.expose()
+    {
+        errors.insert("password_confirm", "The passwords do not match.".into());
+    }
+    let Some(username) = username.filter(|_| errors.is_empty()) else {
+        return Ok(register_page(
+            &app,
+            &context,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form.username,
+            &errors,
+        ));
+    };
+    let taken = |context: &RequestContext| {
+        let errors = BTreeMap::from([("username", "That username is taken.".to_owned())]);
+        register_page(
+            &app,
+            context,
+            StatusCode::CONFLICT,
+            username.as_str(),
+            &errors,
+        )
+    };
+    // A cheap look first, so a taken name costs no hashing; the unique index settles races.
+    if app.0.store.find_credentials(&username).await?.is_some() {
+        return Ok(taken(&context));
+    }
+    let hash = app.0.hasher.hash(&password).await?;
+    match app
+        .0
+        .store
+        .create_user(&username, &hash, OffsetDateTime::now_utc())
+        .await
+    {
+        Ok(user) => {
+            tracing::info!(event = "register", user_id = %user.id, client = ?context.client().address, "user registered");
+            context.flash("success", "Registration successful. Please log in.");
+            Ok(Redirect::to("/login").into_response())
+        }
+        Err(StoreError::Taken) => Ok(taken(&context)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `?next=` on the login page.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// What the login form shows again after a failure.
+#[derive(Debug, Default, Serialize)]
+struct LoginFormValues<'a> {
+    username: &'a str,
+    next: Option<&'a str>,
+    remember: bool,
+}
+
+fn login_page(
+    app: &AppState,
+    context: &RequestContext,
+    status: StatusCode,
+    values: &LoginFormValues<'_>,
+    error: Option<&str>,
+) -> Response {
+    render(
+        app,
+        context,
+        status,
+        "login.html",
+        serde_json::json!({ "form": values, "error": error }),
+    )
+}
+
+/// `GET /login`
+pub async fn login_form(
+    State(app): State<AppState>,
+    context: RequestContext,
+    uri: Uri,
+) -> Response {
+    // A malformed query string is ignored, not an error: it only pre-fills `next`.
+    let query: NextQuery = uri
+        .query()
+        .and_then(|q| serde_urlencoded::from_str(q).ok())
+        .unwrap_or_default();
+    let next = query.next.as_deref().and_then(safe_next);
+    let values = LoginFormValues {
+        next,
+        ..LoginFormValues::default()
+    };
+    login_page(&app, &context, StatusCode::OK, &values, None)
+}
+
+/// Fields of the login form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    remember: Option<String>,
+    next: Option<String>,
+    csrf_token: Option<String>,
+}
+
+impl HasCsrfToken for LoginForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+}
+
+/// `POST /login`: 303 to a safe `next` or `/dashboard` with a new session; 401 with one
+/// message for every failure.
+pub async fn login(
+    State(app): State<AppState>,
+    context: RequestContext,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Result<Response, AppError> {
+    let password = SecretString::new(form.password);
+    let remember = form
+        .remember
+        .as_deref()
+        .is_some_and(|v| !v.is_empty() && v != "0");
+    let next = form.next.as_deref().and_then(safe_next);
+    let client = context.client().address;
+    let failure = |context: &RequestContext| {
+        let values = LoginFormValues {
+            username: &form.username,
+            next,
+            remember,
+        };
+        login_page(
+            &app,
+            context,
+            StatusCode::UNAUTHORIZED,
+            &values,
+            Some(INVALID_CREDENTIALS),
+        )
+    };
+    let credentials = match Username::parse(&form.username) {
+        Ok(username) => app.0.store.find_credentials(&username).await?,
+        Err(_) => None,
+    };
+    let Some(credentials) = credentials else {
+        // Unknown user: the same hashing work as a wrong password, so timing tells nothing.
+        app.0.hasher.verify_dummy(&password).await?;
+        tracing::info!(event = "login.failure", reason = "unknown user", username = ?form.username, client = ?client, "login failed");
+        return Ok(failure(&context));
+    };
+    let user = credentials.user;
+    let verification = match app
+        .0
+        .hasher
+        .verify(&password, &credentials.password_hash)
+        .await
+    {
+        Ok(v) => v,
+        Err(auth_core::HashError::UnsupportedHash) => {
+            tracing::error!(user_id = %user.id, "stored password hash is unreadable");
+            Verification::Mismatch
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let Verification::Match { needs_rehash } = verification else {
+        tracing::info!(event = "login.failure", reason = "wrong password", user_id = %user.id, client = ?client, "login failed");
+        return Ok(failure(&context));
+    };
+    if needs_rehash {
+        // Upgrade on login; a failure here must not fail the login itself.
+        match app.0.hasher.hash(&password).await {
+            Ok(hash) => {
+                if let Err(error) = app.0.store.set_password_hash(user.id, &hash).await {
+                    tracing::warn!(%error, user_id = %user.id, "could not store the upgraded hash");
+                } else {
+                    tracing::info!(event = "password.rehash", user_id = %user.id, "password hash upgraded");
+                }
+            }
+            Err(error) => tracing::warn!(%error, user_id = %user.id, "could not upgrade the hash"),
+        }
+    }
+    // A new session id at every login: any session the browser had before is ended.
+    if let Some(previous) = context.session() {
+        app.0.store.delete_session(&previous.token.digest()).await?;
+    }
+    let now = OffsetDateTime::now_utc();
+    let token = SessionToken::generate();
+    let session = NewSession::at_login(
+        token.digest(),
+        user.id,
+        now,
+        remember,
+        &app.0.timeouts,
+        context.client().user_agent.clone(),
+    );
+    app.0.store.insert_session(&session).await?;
+    context.start_session(token, remember.then_some(app.0.timeouts.remember_for));
+    tracing::info!(event = "login.success", user_id = %user.id, client = ?client, remember, "login succeeded");
+    Ok(Redirect::to(next.unwrap_or("/dashboard")).into_response())
+}
+
+/// `GET /dashboard`
+pub async fn dashboard(
+    State(app): State<AppState>,
+    context: RequestContext,
+    CurrentUser(session): CurrentUser,
+) -> Response {
+    render(
+        &app,
+        &context,
+        StatusCode::OK,
+        "dashboard.html",
+        serde_json::json!({ "username": session.user.username.as_str() }),
+    )
+}
+
+/// `GET /logout`: a confirmation page; changes nothing.
+pub async fn logout_page(State(app): State<AppState>, context: RequestContext) -> Response {
+    render(
+        &app,
+        &context,
+        StatusCode::OK,
+        "logout.html",
+        serde_json::json!({}),
+    )
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenOnlyForm {
+    csrf_token: Option<String>,
+}
+
+impl HasCsrfToken for TokenOnlyForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+}
+
+/// `POST /logout`: ends the session on the server, clears the cookie, 303 to `/`.
+pub async fn logout(
+    State(app): State<AppState>,
+    context: RequestContext,
+    CsrfForm(_): CsrfForm<TokenOnlyForm>,
+) -> Result<Response, AppError> {
+    if let Some(session) = context.session() {
+        app.0.store.delete_session(&session.token.digest()).await?;
+        tracing::info!(event = "logout", user_id = %session.user.id, client = ?context.client().address, "logged out");
+        context.flash("info", "You have been logged out.");
+    }
+    context.end_session();
+    Ok(Redirect::to("/").into_response())
+}
+
+/// Any other path: 404.
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
