@@ -185,6 +185,11 @@ impl CookieSigner {
     }
 }
 
+/// 32 fresh random bytes from the OS CSPRNG, for per-browser secrets such as the CSRF secret.
+pub fn random_secret() -> [u8; 32] {
+    crate::hasher::random_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,9 +254,4 @@ mod tests {
             None
         );
     }
-}
-
-/// 32 fresh random bytes from the OS CSPRNG, for per-browser secrets such as the CSRF secret.
-pub fn random_secret() -> [u8; 32] {
-    crate::hasher::random_bytes()
 }

@@ -77,19 +77,37 @@ fn describe_figment_error(err: &figment::Error) -> String {
     } else {
         format!("`{}`: ", err.path.join("."))
     };
-    let source = match (
-        &err.metadata,
-        err.metadata.as_ref().and_then(|m| m.source.as_ref()),
-    ) {
-        (_, Some(source)) => format!(" (from {source})"),
-        (Some(metadata), None) => format!(" (from {})", metadata.name),
-        _ => String::new(),
-    };
+    let source = err
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", describe_source(m, &err.path)))
+        .unwrap_or_default();
     format!("invalid configuration: {key}{}{source}", err.kind)
 }
 
+/// Names where a value came from: the file, or the exact environment variable.
+fn describe_source<K: AsRef<str>>(metadata: &Metadata, path: &[K]) -> String {
+    if let Some(source) = &metadata.source {
+        return source.to_string();
+    }
+    if metadata.name.contains("environment variable") {
+        // Figment cannot invert our prefix-and-split mapping, so name the variable ourselves.
+        let keys: Vec<&str> = path.iter().map(AsRef::as_ref).collect();
+        let variable = if metadata.name.contains("WRISTBAND_") {
+            format!("WRISTBAND_{}", keys.join("__").to_ascii_uppercase())
+        } else {
+            "DATABASE_URL".to_owned()
+        };
+        return format!("environment variable `{variable}`");
+    }
+    if metadata.name.contains("Serialized") {
+        return "built-in default".into();
+    }
+    metadata.name.to_string()
+}
+
 /// Every setting, as read from all sources.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// `[server]`
@@ -104,19 +122,6 @@ pub struct Settings {
     pub login: LoginSettings,
     /// `[log]`
     pub log: LogSettings,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            server: ServerSettings::default(),
-            database: DatabaseSettings::default(),
-            session: SessionSettings::default(),
-            password: PasswordSettings::default(),
-            login: LoginSettings::default(),
-            log: LogSettings::default(),
-        }
-    }
 }
 
 /// `[server]`: the listener and limits on what clients may send.
@@ -602,10 +607,10 @@ impl LoadedConfig {
             } else {
                 rendered
             };
-            let source = self
-                .figment
-                .find_metadata(&key)
-                .map_or_else(|| "built-in default".to_owned(), describe_source);
+            let source = self.figment.find_metadata(&key).map_or_else(
+                || "built-in default".to_owned(),
+                |m| describe_source(m, &key.split('.').collect::<Vec<_>>()),
+            );
             lines.push(format!("{key} = {rendered}  # {source}"));
         }
         let secret_source = self
@@ -613,16 +618,6 @@ impl LoadedConfig {
             .unwrap_or("not set: a random key for this run");
         lines.push(format!("SECRET_KEY = [redacted]  # {secret_source}"));
         lines
-    }
-}
-
-fn describe_source(metadata: &Metadata) -> String {
-    match &metadata.source {
-        Some(source) => source.to_string(),
-        None if metadata.name.contains("Serialized") || metadata.name == "Figment" => {
-            "built-in default".into()
-        }
-        None => metadata.name.to_string(),
     }
 }
 

@@ -1,0 +1,214 @@
+//! The `wristband` binary: exit codes, one-line errors, configuration sources and refusals.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `wristband ARGS` in `dir` with a clean Wristband environment plus `env`.
+fn wristband(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wristband"));
+    command.current_dir(dir).args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("WRISTBAND_")
+            || key == "SECRET_KEY"
+            || key == "SECRET_KEY_FALLBACKS"
+            || key == "DATABASE_URL"
+        {
+            command.env_remove(key);
+        }
+    }
+    command.env("WRISTBAND_CONFIG_DIR", dir.join("config"));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+/// A folder with a copy of the project's configuration files.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    std::fs::create_dir(dir.path().join("config")).unwrap();
+    for entry in std::fs::read_dir(config).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            dir.path().join("config").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_one_line(output: &Output) {
+    let text = stderr(output);
+    assert_eq!(
+        text.trim_end().lines().count(),
+        1,
+        "one line on stderr: {text}"
+    );
+    assert!(
+        !text.contains("panicked") && !text.contains("backtrace"),
+        "{text}"
+    );
+}
+
+#[test]
+fn production_without_secret_key_exits_2_naming_the_fix() {
+    let dir = project();
+    let output = wristband(
+        dir.path(),
+        &["serve"],
+        &[("WRISTBAND_PROFILE", "production")],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_one_line(&output);
+    let text = stderr(&output);
+    assert!(
+        text.contains("SECRET_KEY") && text.contains("wristband gen-secret"),
+        "{text}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing created before refusing"
+    );
+}
+
+#[test]
+fn production_with_a_short_secret_key_exits_2() {
+    let dir = project();
+    let output = wristband(
+        dir.path(),
+        &["serve"],
+        &[
+            ("WRISTBAND_PROFILE", "production"),
+            ("SECRET_KEY", "only-twenty-bytes!!!"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_one_line(&output);
+    let text = stderr(&output);
+    assert!(
+        text.contains("SECRET_KEY") && text.contains("32 bytes"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("only-twenty-bytes"),
+        "the key itself is never printed"
+    );
+}
+
+#[test]
+fn an_unknown_key_in_a_config_file_exits_2_naming_key_and_file() {
+    let dir = project();
+    let path = dir.path().join("config/development.toml");
+    std::fs::write(&path, "[server]\nbnd = \"127.0.0.1:1\"\n").unwrap();
+    let output = wristband(dir.path(), &["migrate"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_one_line(&output);
+    let text = stderr(&output);
+    assert!(
+        text.contains("bnd") && text.contains("development.toml"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_malformed_duration_from_the_environment_exits_2_naming_the_variable() {
+    let dir = project();
+    let output = wristband(
+        dir.path(),
+        &["migrate"],
+        &[("WRISTBAND_SESSION__IDLE_TIMEOUT", "soon")],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_one_line(&output);
+    let text = stderr(&output);
+    assert!(
+        text.contains("session.idle_timeout") && text.contains("WRISTBAND_SESSION__IDLE_TIMEOUT"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_store_scheme_exits_2_naming_it() {
+    let dir = project();
+    let output = wristband(
+        dir.path(),
+        &["migrate"],
+        &[("DATABASE_URL", "mysql://localhost/x")],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_one_line(&output);
+    assert!(stderr(&output).contains("\"mysql\""), "{}", stderr(&output));
+}
+
+#[test]
+fn usage_errors_exit_2_in_one_line() {
+    let dir = project();
+    let output = wristband(dir.path(), &["frobnicate"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_one_line(&output);
+}
+
+#[test]
+fn gen_secret_prints_64_hex_digits_each_time_new() {
+    let dir = project();
+    let a = wristband(dir.path(), &["gen-secret"], &[]);
+    let b = wristband(dir.path(), &["gen-secret"], &[]);
+    assert_eq!(a.status.code(), Some(0));
+    let a = String::from_utf8(a.stdout).unwrap();
+    let b = String::from_utf8(b.stdout).unwrap();
+    assert_eq!(a.trim().len(), 64);
+    assert!(a.trim().chars().all(|c| c.is_ascii_hexdigit()));
+    assert_ne!(a, b);
+}
+
+#[test]
+fn config_shows_sources_and_redacts_secrets() {
+    let dir = project();
+    let key = "a-very-secret-key-value-that-is-long-enough-0123";
+    let output = wristband(
+        dir.path(),
+        &["config"],
+        &[
+            ("SECRET_KEY", key),
+            ("DATABASE_URL", "sqlite://elsewhere/w.db"),
+            ("WRISTBAND_SERVER__BIND", "127.0.0.1:8080"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(!text.contains(key), "secret printed");
+    assert!(text.contains("SECRET_KEY = [redacted]"));
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} =")))
+            .unwrap_or_else(|| panic!("{key} missing: {text}"))
+            .to_owned()
+    };
+    assert!(
+        line("server.bind").contains("127.0.0.1:8080")
+            && line("server.bind").contains("WRISTBAND_SERVER__BIND")
+    );
+    assert!(
+        line("database.url").contains("elsewhere") && line("database.url").contains("DATABASE_URL")
+    );
+    assert!(
+        line("session.idle_timeout").contains("default.toml"),
+        "{}",
+        line("session.idle_timeout")
+    );
+}
+
+#[test]
+fn migrate_creates_the_sqlite_file_and_its_folder() {
+    let dir = project();
+    let output = wristband(dir.path(), &["migrate"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(dir.path().join("data/wristband.db").exists());
+}

@@ -1,0 +1,342 @@
+//! The test harness: the real application on a random port with its own database, and a
+//! small browser that keeps cookies the way a browser does, but lets a test read and tamper
+//! with them.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use auth_core::{KeyRing, SecretString};
+use cookie::Cookie;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderValue};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use web::AppState;
+use web::config::{LoadedConfig, Profile, SecureSetting, Settings};
+
+/// A key long enough for every profile.
+pub const SECRET: &str = "test-secret-key-that-is-at-least-32-bytes-long";
+/// A password that passes the policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file in a temporary folder.
+    Sqlite,
+}
+
+/// Where a test app keeps its data; shared by several apps to simulate restarts.
+pub struct Database {
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Database {
+    pub async fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}", dir.path().join("wristband.db").display()),
+                _dir: dir,
+            },
+        }
+    }
+}
+
+/// Settings for tests: cheap Argon2 so suites run fast, everything else the defaults.
+pub fn test_settings(database_url: &str) -> Settings {
+    let mut settings = Settings::default();
+    settings.database.url = database_url.to_owned();
+    settings.password.argon2.memory_kib = 64;
+    settings.password.argon2.iterations = 1;
+    settings.password.workers = Some(2);
+    settings.session.secure = SecureSetting::Off;
+    settings
+}
+
+pub fn keys(current: &str, fallbacks: &[&str]) -> KeyRing {
+    KeyRing::new(
+        SecretString::new(current),
+        fallbacks.iter().map(|k| SecretString::new(*k)).collect(),
+    )
+    .unwrap()
+}
+
+/// A running application.
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// Starts the app on a random port over `database`.
+    pub async fn start(database: &Database, settings: Settings, keys: KeyRing) -> Self {
+        let mut settings = settings;
+        settings.database.url = database.url.clone();
+        let config = LoadedConfig {
+            settings,
+            profile: Profile::Test,
+            keys,
+            random_key: false,
+            figment: figment::Figment::new(),
+            secret_key_source: None,
+        };
+        let store = web::stores::open(&config.settings.database.url, None)
+            .await
+            .unwrap();
+        let state = AppState::new(&config, store).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel();
+        let router = web::router(state.clone());
+        let header_timeout = state.header_timeout();
+        let task = tokio::spawn(async move {
+            web::server::serve(listener, router, header_timeout, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Self {
+            base,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// A started app with its own database.
+pub struct Fixture {
+    pub app: TestApp,
+    pub database: Database,
+}
+
+pub async fn spawn(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Fixture {
+    let database = Database::new(backend).await;
+    let mut settings = test_settings(&database.url);
+    tweak(&mut settings);
+    let app = TestApp::start(&database, settings, keys(SECRET, &[])).await;
+    Fixture { app, database }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every `Set-Cookie`, parsed.
+    pub fn set_cookies(&self) -> Vec<Cookie<'static>> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| Cookie::parse(v.to_owned()).ok())
+            .collect()
+    }
+
+    pub fn set_cookie(&self, name: &str) -> Option<Cookie<'static>> {
+        self.set_cookies().into_iter().find(|c| c.name() == name)
+    }
+
+    /// The `csrf_token` of the first form on the page.
+    pub fn csrf_token(&self) -> String {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = self.body.find(marker).expect("page has a csrf_token field") + marker.len();
+        let end = self.body[start..].find('"').unwrap() + start;
+        self.body[start..end].to_owned()
+    }
+
+    /// The body without the per-request CSRF token, for comparing two pages.
+    pub fn body_without_token(&self) -> String {
+        match self.body.find("name=\"csrf_token\" value=\"") {
+            Some(_) => self.body.replace(&self.csrf_token(), "TOKEN"),
+            None => self.body.clone(),
+        }
+    }
+}
+
+/// Keeps cookies like a browser (set, replace, delete on Max-Age=0) and sends them back.
+#[derive(Clone)]
+pub struct Browser {
+    base: String,
+    client: reqwest::Client,
+    pub cookies: BTreeMap<String, String>,
+    pub extra_headers: Vec<(String, String)>,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            cookies: BTreeMap::new(),
+            extra_headers: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> Option<HeaderValue> {
+        if self.cookies.is_empty() {
+            return None;
+        }
+        let joined = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        HeaderValue::from_str(&joined).ok()
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let mut request = request;
+        if let Some(cookies) = self.cookie_header() {
+            request = request.header("cookie", cookies);
+        }
+        for (k, v) in &self.extra_headers {
+            request = request.header(k.as_str(), v.as_str());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        let page = Page {
+            status,
+            headers,
+            body,
+        };
+        for cookie in page.set_cookies() {
+            let removed = cookie
+                .max_age()
+                .is_some_and(|a| a.is_zero() || a.is_negative());
+            if removed {
+                self.cookies.remove(cookie.name());
+            } else {
+                self.cookies
+                    .insert(cookie.name().to_owned(), cookie.value().to_owned());
+            }
+        }
+        page
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let request = self.client.get(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    /// POSTs a URL-encoded form exactly as given (no token added).
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.post_raw(path, "application/x-www-form-urlencoded", body.into_bytes())
+            .await
+    }
+
+    pub async fn post_raw(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Page {
+        let request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        self.send(request).await
+    }
+
+    /// Loads `form_page`, then POSTs `fields` plus its CSRF token to `action`.
+    pub async fn submit(&mut self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.get(form_page).await.csrf_token();
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post_form(action, &all).await
+    }
+
+    pub async fn register(&mut self, username: &str, password: &str) -> Page {
+        self.submit(
+            "/register",
+            "/register",
+            &[("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn login(&mut self, username: &str, password: &str) -> Page {
+        self.submit(
+            "/login",
+            "/login",
+            &[("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn logout(&mut self) -> Page {
+        self.submit("/logout", "/logout", &[]).await
+    }
+
+    /// Registers and logs in; panics if either step fails.
+    pub async fn sign_up(&mut self, username: &str) {
+        let registered = self.register(username, PASSWORD).await;
+        assert_eq!(
+            registered.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            registered.body
+        );
+        let logged_in = self.login(username, PASSWORD).await;
+        assert_eq!(
+            logged_in.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            logged_in.body
+        );
+    }
+}
+
+/// Defines `async fn $name(backend: Backend)` once and runs it on every backend, each as its
+/// own test (`$name::sqlite`, …).
+#[macro_export]
+macro_rules! on_every_backend {
+    ($(async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($backend: Backend) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run(Backend::Sqlite).await;
+                }
+            }
+        )*
+    };
+}
