@@ -212,3 +212,45 @@ fn migrate_creates_the_sqlite_file_and_its_folder() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(dir.path().join("data/wristband.db").exists());
 }
+
+#[test]
+fn sigterm_shuts_the_server_down_cleanly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = project();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wristband"));
+    command
+        .current_dir(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("WRISTBAND_CONFIG_DIR", dir.path().join("config"))
+        .env("RUST_LOG", "info")
+        .env_remove("SECRET_KEY")
+        .env_remove("DATABASE_URL")
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let listening = lines
+        .by_ref()
+        .take(20)
+        .map_while(Result::ok)
+        .any(|l| l.contains("listening"));
+    assert!(listening, "the server did not start");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(0), "clean exit on SIGTERM");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -427,4 +427,40 @@ on_every_backend! {
         let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer)).await;
         assert!(read.is_ok(), "the server kept a slow client's connection open");
     }
+
+    async fn a_login_storm_past_the_queue_gets_503_with_retry_after(backend: Backend) {
+        let f = spawn(backend, |s| {
+            s.password.workers = Some(1);
+            s.password.queue = 1;
+            s.password.argon2.memory_kib = 16 * 1024;
+            s.password.argon2.iterations = 4;
+        })
+        .await;
+        let mut b = f.app.browser();
+        let token = b.get("/login").await.csrf_token();
+        let mut storm = Vec::new();
+        for i in 0..12 {
+            let mut browser = b.clone();
+            let token = token.clone();
+            storm.push(tokio::spawn(async move {
+                let name = format!("stormer{i}");
+                browser.post_form("/login", &[("username", &name), ("password", "whatever it is"), ("csrf_token", &token)]).await
+            }));
+        }
+        let mut busy = 0;
+        for task in storm {
+            let page = task.await.unwrap();
+            match page.status {
+                StatusCode::UNAUTHORIZED => {}
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    assert!(page.header("retry-after").is_some());
+                    busy += 1;
+                }
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert!(busy > 0, "no request was refused although the queue holds one");
+        // The server still answers afterwards.
+        assert_eq!(b.get("/").await.status, StatusCode::OK);
+    }
 }
