@@ -1,1 +1,148 @@
-fn main() {}
+//! `cargo xtask …`: Wristband's developer tasks.
+//!
+//! - `test`: the whole test suite, against SQLite and a PostgreSQL cluster that it starts itself
+//!   unless `WRISTBAND_TEST_POSTGRES_URL` names one;
+//! - `ci`: what `.ci/run` runs: formatting, clippy and rustdoc with warnings denied, then `test`;
+//! - `pg`: a development PostgreSQL in `target/dev-postgres`, running until Ctrl-C.
+//!
+//! Only the standard library and `ctrlc` are used, so the tasks build quickly on a fresh clone.
+
+#![forbid(unsafe_code)]
+
+mod cargo;
+mod error;
+mod interrupt;
+mod postgres;
+mod process;
+mod summary;
+mod tasks;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use error::Failure;
+
+/// The usage text, printed by `help` (stdout) and on a usage error (stderr).
+const USAGE: &str = "\
+Usage: cargo xtask <TASK>
+
+Tasks:
+  test [-- ARGS]  Run the whole test suite: unit, integration and doc tests, every store
+                  against SQLite and PostgreSQL. Uses cargo-nextest when installed, else
+                  `cargo test`; ARGS go to that runner (doc tests run first, in full).
+  ci              What CI runs (`.ci/run`): `cargo fmt --check`, clippy and rustdoc with
+                  warnings denied, then `test`. Stops at the first failing step.
+  pg              Start a development PostgreSQL in target/dev-postgres (kept between runs),
+                  print its URL, and keep it running until Ctrl-C.
+  help            Print this text.
+
+Environment:
+  WRISTBAND_TEST_POSTGRES_URL  PostgreSQL for `test`; when unset, a throw-away cluster is
+                               started (initdb/pg_ctl from PATH or /usr/lib/postgresql/*/bin)
+                               and removed afterwards.
+  XTASK_POSTGRES_BINDIR        Folder holding initdb and pg_ctl, instead of searching.
+";
+
+/// A parsed command line.
+#[derive(Debug, PartialEq, Eq)]
+enum Task {
+    /// `test`, with the arguments for the test runner.
+    Test(Vec<OsString>),
+    /// `ci`.
+    Ci,
+    /// `pg`.
+    Pg,
+    /// `help`, `-h`, `--help`.
+    Help,
+}
+
+/// Parses the arguments after the program name; `Err` carries a one-line usage error.
+fn parse(args: Vec<OsString>) -> Result<Task, String> {
+    let mut args = args.into_iter();
+    let Some(task) = args.next() else {
+        return Err("no task given".to_owned());
+    };
+    let rest: Vec<OsString> = args.collect();
+    let no_more = |task: Task| match rest.first() {
+        None => Ok(task),
+        Some(arg) => Err(format!("unexpected argument `{}`", arg.to_string_lossy())),
+    };
+    match task.to_str() {
+        Some("test") => {
+            // `cargo xtask test -- ARGS`; a bare `cargo xtask test ARGS` is accepted as well.
+            let mut rest = rest;
+            if rest.first().is_some_and(|arg| arg == "--") {
+                rest.remove(0);
+            }
+            Ok(Task::Test(rest))
+        }
+        Some("ci") => no_more(Task::Ci),
+        Some("pg") => no_more(Task::Pg),
+        Some("help" | "-h" | "--help") => Ok(Task::Help),
+        _ => Err(format!("unknown task `{}`", task.to_string_lossy())),
+    }
+}
+
+fn main() -> ExitCode {
+    let task = match parse(std::env::args_os().skip(1).collect()) {
+        Ok(task) => task,
+        Err(message) => {
+            eprintln!("xtask: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match task {
+        Task::Help => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Task::Test(extra) => interrupt::install_exit_handler().and_then(|()| tasks::test(&extra)),
+        Task::Ci => interrupt::install_exit_handler().and_then(|()| tasks::ci()),
+        Task::Pg => tasks::pg(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if let Failure::Error(message) = &failure {
+                eprintln!("xtask: error: {message}");
+            }
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn parses_tasks() {
+        assert_eq!(parse(args(&["ci"])), Ok(Task::Ci));
+        assert_eq!(parse(args(&["pg"])), Ok(Task::Pg));
+        assert_eq!(parse(args(&["--help"])), Ok(Task::Help));
+        assert_eq!(parse(args(&["test"])), Ok(Task::Test(vec![])));
+    }
+
+    #[test]
+    fn test_passes_arguments_after_the_separator() {
+        assert_eq!(
+            parse(args(&["test", "--", "store_", "--", "--nocapture"])),
+            Ok(Task::Test(args(&["store_", "--", "--nocapture"])))
+        );
+        assert_eq!(
+            parse(args(&["test", "store_"])),
+            Ok(Task::Test(args(&["store_"])))
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_and_missing_tasks() {
+        assert!(parse(args(&[])).is_err());
+        assert!(parse(args(&["bench"])).is_err());
+        assert!(parse(args(&["ci", "--fast"])).is_err());
+    }
+}

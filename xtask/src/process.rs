@@ -1,0 +1,148 @@
+//! Running child processes and finding programs.
+
+use std::env;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Output, Stdio};
+
+use crate::error::{Failure, Result};
+use crate::interrupt;
+
+/// Environment variables whose values are not shown when a command line is printed.
+const HIDDEN_VARIABLES: &[&str] = &["WRISTBAND_TEST_POSTGRES_URL"];
+
+/// Runs `command` with inherited stdout/stderr (stdin closed) and waits for it.
+pub fn run(command: &mut Command) -> Result<ExitStatus> {
+    let status = command
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|error| spawn_error(command, &error))?;
+    interrupt::check(status)
+}
+
+/// Runs `command` with its output captured and waits for it.
+pub fn output(command: &mut Command) -> Result<Output> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| spawn_error(command, &error))?;
+    interrupt::check(output.status)?;
+    Ok(output)
+}
+
+/// Whether `command` runs and exits successfully, all output discarded.
+pub fn succeeds(command: &mut Command) -> bool {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+fn spawn_error(command: &Command, error: &std::io::Error) -> Failure {
+    Failure::Error(format!("cannot run `{}`: {error}", describe(command)))
+}
+
+/// The captured stdout and stderr of `output`, trimmed, for an error message.
+pub fn output_text(output: &Output) -> String {
+    let mut text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !stderr.trim().is_empty() {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(stderr.trim());
+    }
+    text
+}
+
+/// A command as a shell-like line, for headers and messages: variables set on it first, then
+/// the program's file name and the arguments, quoted where needed.
+pub fn describe(command: &Command) -> String {
+    let mut words = Vec::new();
+    for (key, value) in command.get_envs() {
+        let Some(value) = value else { continue };
+        let key = key.to_string_lossy();
+        let value = if HIDDEN_VARIABLES.contains(&key.as_ref()) {
+            "…".to_owned()
+        } else {
+            shell_quote(&value.to_string_lossy())
+        };
+        words.push(format!("{key}={value}"));
+    }
+    let program = Path::new(command.get_program());
+    let name = program.file_name().unwrap_or(program.as_os_str());
+    words.push(shell_quote(&name.to_string_lossy()));
+    words.extend(
+        command
+            .get_args()
+            .map(|arg| shell_quote(&arg.to_string_lossy())),
+    );
+    words.join(" ")
+}
+
+/// Quotes `word` for a POSIX shell, leaving plain words as they are.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Whether `path` is an executable file.
+pub fn is_executable(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+/// Finds `name` on PATH, then in `fallbacks` (full paths).
+pub fn find_program(name: &str, fallbacks: &[&str]) -> Option<PathBuf> {
+    find_on_path(name, env::var_os("PATH").as_deref()).or_else(|| {
+        fallbacks
+            .iter()
+            .map(PathBuf::from)
+            .find(|path| is_executable(path))
+    })
+}
+
+/// The first folder in the PATH-like list `path` that holds an executable `name`.
+pub fn find_on_path(name: &str, path: Option<&OsStr>) -> Option<PathBuf> {
+    env::split_paths(path?)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_what_needs_it() {
+        assert_eq!(shell_quote("--workspace"), "--workspace");
+        assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn describes_commands_without_secrets() {
+        let mut command = Command::new("/usr/bin/cargo");
+        command
+            .args(["test", "--doc"])
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .env("WRISTBAND_TEST_POSTGRES_URL", "postgres://u:secret@h/db");
+        let line = describe(&command);
+        assert_eq!(
+            line,
+            "RUSTDOCFLAGS='-D warnings' WRISTBAND_TEST_POSTGRES_URL=… cargo test --doc"
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! The tasks themselves: `test`, `ci` and `pg`.
+
+use std::env;
+use std::ffi::{OsStr, OsString};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::cargo::{self, cargo};
+use crate::error::{Failure, Result};
+use crate::interrupt;
+use crate::postgres::{self, TEST_URL_VAR};
+use crate::process;
+use crate::summary::Summary;
+
+/// `cargo xtask test`: the whole test suite, with a PostgreSQL for the PostgreSQL tests.
+pub fn test(extra: &[OsString]) -> Result {
+    let mut summary = Summary::new("test");
+    let outcome = test_steps(extra, &mut summary);
+    conclude(&summary, outcome)
+}
+
+/// `cargo xtask ci`: fmt, clippy and rustdoc with warnings denied, then `test`; stops at the
+/// first failing step. Installs nothing: a missing tool is a failure that says what to install.
+pub fn ci() -> Result {
+    let mut summary = Summary::new("ci");
+    let outcome = ci_steps(&mut summary);
+    if let Err(Failure::Failed) = outcome
+        && let Some(step) = summary.failed().first()
+    {
+        eprintln!("\nci: step `{step}` failed; the steps after it did not run");
+    }
+    conclude(&summary, outcome)
+}
+
+/// `cargo xtask pg`: the development cluster in `target/dev-postgres`, until Ctrl-C.
+pub fn pg() -> Result {
+    let interrupts = interrupt::install_notifying_handler()?;
+    let root = cargo::workspace_root().join("target").join("dev-postgres");
+    let running = postgres::start_dev(&root)?;
+    println!("==> PostgreSQL: started {}", running.description);
+    println!();
+    println!("    {}", running.url);
+    println!();
+    println!("    export DATABASE_URL={}", running.url);
+    println!();
+    println!("Press Ctrl-C to stop it (the data stays for next time).");
+    // An error here means the handler is gone, which only happens on the way out: stop too.
+    let _ = interrupts.recv();
+    println!();
+    drop(running);
+    Ok(())
+}
+
+/// Prints the summary (unless interrupted) and turns failed steps into a failure.
+fn conclude(summary: &Summary, outcome: Result) -> Result {
+    if !matches!(outcome, Err(Failure::Interrupted)) {
+        summary.print();
+    }
+    outcome
+}
+
+fn ci_steps(summary: &mut Summary) -> Result {
+    require_subcommand(summary, "fmt", "rustfmt")?;
+    ci_step(
+        summary,
+        "fmt",
+        &mut cargo(["fmt", "--all", "--", "--check"]),
+    )?;
+
+    require_subcommand(summary, "clippy", "clippy")?;
+    ci_step(
+        summary,
+        "clippy",
+        &mut cargo([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+
+    let mut doc = cargo(["doc", "--workspace", "--no-deps"]);
+    doc.env(
+        "RUSTDOCFLAGS",
+        with_flag(env::var_os("RUSTDOCFLAGS"), "-D warnings"),
+    );
+    ci_step(summary, "doc", &mut doc)?;
+
+    test_steps(&[], summary)
+}
+
+/// A ci step: as [`step`], but a failure stops the run.
+fn ci_step(summary: &mut Summary, name: &str, command: &mut Command) -> Result {
+    if step(summary, name, command)? {
+        Ok(())
+    } else {
+        Err(Failure::Failed)
+    }
+}
+
+/// Fails the `name` step up front when `cargo SUBCOMMAND` is not installed.
+fn require_subcommand(summary: &mut Summary, subcommand: &str, component: &str) -> Result {
+    if cargo::has_subcommand(subcommand) {
+        return Ok(());
+    }
+    let note = format!("`cargo {subcommand}` is missing: rustup component add {component}");
+    eprintln!("xtask: {note}");
+    summary.record(subcommand, false, note, Instant::now());
+    Err(Failure::Failed)
+}
+
+fn test_steps(extra: &[OsString], summary: &mut Summary) -> Result {
+    // Keeps a throw-away cluster alive until the tests are done; dropping it stops it.
+    let (url, cluster) = postgres_for_tests(summary)?;
+
+    // Doc tests first (nextest does not run them, nor does `cargo test --all-targets`), so that
+    // the log ends with the main runner's totals.
+    let mut doctests = cargo(["test", "--workspace", "--doc"]);
+    doctests.env(TEST_URL_VAR, &url);
+    step(summary, "doctests", &mut doctests)?;
+
+    let (name, mut tests) = if cargo::has_subcommand("nextest") {
+        (
+            "tests (nextest)",
+            cargo([
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-targets",
+                "--no-fail-fast",
+            ]),
+        )
+    } else {
+        println!("==> note: cargo-nextest is not installed, so `cargo test` runs the tests");
+        (
+            "tests (cargo test)",
+            cargo(["test", "--workspace", "--all-targets", "--no-fail-fast"]),
+        )
+    };
+    tests.args(extra).env(TEST_URL_VAR, &url);
+    step(summary, name, &mut tests)?;
+
+    drop(cluster);
+    if summary.failed().is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Failed)
+    }
+}
+
+/// The PostgreSQL for the tests: `WRISTBAND_TEST_POSTGRES_URL`, or a throw-away cluster.
+fn postgres_for_tests(summary: &mut Summary) -> Result<(OsString, Option<postgres::Running>)> {
+    let started = Instant::now();
+    if let Some(url) = env::var_os(TEST_URL_VAR).filter(|url| !url.is_empty()) {
+        let shown = postgres::redact(&url.to_string_lossy());
+        println!("==> PostgreSQL: using {TEST_URL_VAR} ({shown})");
+        summary.record(
+            "PostgreSQL",
+            true,
+            format!("{TEST_URL_VAR} ({shown})"),
+            started,
+        );
+        return Ok((url, None));
+    }
+    println!("==> PostgreSQL: starting a throw-away cluster ({TEST_URL_VAR} is not set)");
+    match postgres::start_throwaway() {
+        Ok(running) => {
+            println!("==> PostgreSQL: started {}", running.description);
+            summary.record("PostgreSQL", true, running.description.clone(), started);
+            Ok((running.url.clone().into(), Some(running)))
+        }
+        Err(Failure::Error(message)) => {
+            eprintln!("xtask: error: {message}");
+            summary.record(
+                "PostgreSQL",
+                false,
+                "no PostgreSQL for the tests (see the error above)",
+                started,
+            );
+            Err(Failure::Failed)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Runs one step with a header line and records it; `Ok(false)` when it failed.
+fn step(summary: &mut Summary, name: &str, command: &mut Command) -> Result<bool> {
+    println!("\n==> {name}: {}", process::describe(command));
+    let started = Instant::now();
+    let status = process::run(command)?;
+    let note = if status.success() {
+        String::new()
+    } else {
+        status.to_string()
+    };
+    summary.record(name, status.success(), note, started);
+    Ok(status.success())
+}
+
+/// `existing` flags (e.g. the user's RUSTDOCFLAGS) with `flag` added.
+fn with_flag(existing: Option<OsString>, flag: &str) -> OsString {
+    match existing.filter(|flags| !flags.is_empty()) {
+        Some(mut flags) => {
+            flags.push(OsStr::new(" "));
+            flags.push(flag);
+            flags
+        }
+        None => flag.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adds_to_existing_flags() {
+        assert_eq!(with_flag(None, "-D warnings"), "-D warnings");
+        assert_eq!(with_flag(Some("".into()), "-D warnings"), "-D warnings");
+        assert_eq!(
+            with_flag(Some("--cfg docsrs".into()), "-D warnings"),
+            "--cfg docsrs -D warnings"
+        );
+    }
+}
