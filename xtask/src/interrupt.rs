@@ -56,7 +56,13 @@ pub fn requested() -> bool {
 /// further step starts. A child killed by SIGINT/SIGTERM usually means our own handler is about
 /// to run (the signal went to the whole process group), so wait a moment for it to say so.
 pub fn check(status: ExitStatus) -> Result<ExitStatus> {
-    if matches!(status.signal(), Some(SIGINT | SIGTERM)) {
+    settle(matches!(status.signal(), Some(SIGINT | SIGTERM)))?;
+    Ok(status)
+}
+
+/// As [`check`], for a step that reports only whether a signal stopped its child (`killed`).
+pub fn settle(killed: bool) -> Result {
+    if killed {
         let deadline = Instant::now() + Duration::from_secs(2);
         while !requested() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(20));
@@ -65,6 +71,6 @@ pub fn check(status: ExitStatus) -> Result<ExitStatus> {
     if requested() {
         Err(Failure::Interrupted)
     } else {
-        Ok(status)
+        Ok(())
     }
 }

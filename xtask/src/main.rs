@@ -5,7 +5,8 @@
 //! - `ci`: what `.ci/run` runs: formatting, clippy and rustdoc with warnings denied, then `test`;
 //! - `pg`: a development PostgreSQL in `target/dev-postgres`, running until Ctrl-C.
 //!
-//! Only the standard library and `ctrlc` are used, so the tasks build quickly on a fresh clone.
+//! Only the standard library, `ctrlc` and the workspace's `pg-cluster` (which starts and stops
+//! the clusters; std only) are used, so the tasks build quickly on a fresh clone.
 
 #![forbid(unsafe_code)]
 

@@ -1,17 +1,14 @@
-//! Running child processes and finding programs.
+//! Running child processes.
 
-use std::env;
-use std::ffi::OsStr;
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
 
 use crate::error::{Failure, Result};
 use crate::interrupt;
+use crate::postgres::TEST_URL_VAR;
 
 /// Environment variables whose values are not shown when a command line is printed.
-const HIDDEN_VARIABLES: &[&str] = &["WRISTBAND_TEST_POSTGRES_URL"];
+const HIDDEN_VARIABLES: &[&str] = &[TEST_URL_VAR];
 
 /// Runs `command` with inherited stdout/stderr (stdin closed) and waits for it.
 pub fn run(command: &mut Command) -> Result<ExitStatus> {
@@ -20,16 +17,6 @@ pub fn run(command: &mut Command) -> Result<ExitStatus> {
         .status()
         .map_err(|error| spawn_error(command, &error))?;
     interrupt::check(status)
-}
-
-/// Runs `command` with its output captured and waits for it.
-pub fn output(command: &mut Command) -> Result<Output> {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|error| spawn_error(command, &error))?;
-    interrupt::check(output.status)?;
-    Ok(output)
 }
 
 /// Whether `command` runs and exits successfully, all output discarded.
@@ -44,19 +31,6 @@ pub fn succeeds(command: &mut Command) -> bool {
 
 fn spawn_error(command: &Command, error: &std::io::Error) -> Failure {
     Failure::Error(format!("cannot run `{}`: {error}", describe(command)))
-}
-
-/// The captured stdout and stderr of `output`, trimmed, for an error message.
-pub fn output_text(output: &Output) -> String {
-    let mut text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !stderr.trim().is_empty() {
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        text.push_str(stderr.trim());
-    }
-    text
 }
 
 /// A command as a shell-like line, for headers and messages: variables set on it first, then
@@ -95,29 +69,6 @@ pub fn shell_quote(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
-}
-
-/// Whether `path` is an executable file.
-pub fn is_executable(path: &Path) -> bool {
-    fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-}
-
-/// Finds `name` on PATH, then in `fallbacks` (full paths).
-pub fn find_program(name: &str, fallbacks: &[&str]) -> Option<PathBuf> {
-    find_on_path(name, env::var_os("PATH").as_deref()).or_else(|| {
-        fallbacks
-            .iter()
-            .map(PathBuf::from)
-            .find(|path| is_executable(path))
-    })
-}
-
-/// The first folder in the PATH-like list `path` that holds an executable `name`.
-pub fn find_on_path(name: &str, path: Option<&OsStr>) -> Option<PathBuf> {
-    env::split_paths(path?)
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
 }
 
 #[cfg(test)]

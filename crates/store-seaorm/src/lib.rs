@@ -27,6 +27,11 @@ use sea_orm_migration::MigratorTrait;
 use time::OffsetDateTime;
 
 pub use migration::Migrator;
+
+/// How many migrations this version knows, for tests that check each ran once.
+pub fn migration_count() -> usize {
+    Migrator::migrations().len()
+}
 pub use sea_orm;
 
 /// Tells whether a database error means "unavailable, retry later" (HTTP 503) rather than a

@@ -513,7 +513,9 @@ fn validate(settings: &Settings) -> Result<(), ConfigError> {
     if !crate::stores::SUPPORTED_SCHEMES.contains(&scheme) {
         return Err(ConfigError::Invalid(format!(
             "invalid configuration: `database.url` has the unsupported scheme {scheme:?}; supported: {}",
-            crate::stores::SUPPORTED_SCHEMES.join(", ")
+            crate::stores::SUPPORTED_SCHEMES
+                .map(|s| format!("{s}://"))
+                .join(", ")
         )));
     }
     Ok(())

@@ -140,17 +140,53 @@ impl IntoResponse for AppError {
     }
 }
 
-/// Renders responses that carry an [`ErrorPage`] into `error.html`.
+/// True when the client asks for JSON rather than HTML (an API client or a script).
+fn prefers_json(headers: &axum::http::HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let json = accept.find("json");
+    let html = accept.find("text/html");
+    json.is_some_and(|j| html.is_none_or(|h| j < h))
+}
+
+/// An RFC 9457 problem document for `status`.
+fn problem(status: StatusCode, page: &ErrorPage) -> serde_json::Value {
+    let slug = page.title.to_ascii_lowercase().replace(' ', "-");
+    serde_json::json!({
+        "type": format!("https://wristband.invalid/problems/{slug}"),
+        "title": page.title,
+        "status": status.as_u16(),
+        "detail": page.detail,
+    })
+}
+
+/// Renders responses that carry an [`ErrorPage`]: `error.html` for browsers, an RFC 9457
+/// problem document for clients that prefer JSON.
 pub async fn render_error_pages(
     State(app): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
+    let wants_json = prefers_json(request.headers());
     let mut response = next.run(request).await;
     let Some(page) = response.extensions_mut().remove::<ErrorPage>() else {
         return response;
     };
     let status = response.status();
+    if wants_json {
+        let (mut parts, _) = response.into_parts();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        let body = axum::Json(problem(status, &page))
+            .into_response()
+            .into_body();
+        return Response::from_parts(parts, body);
+    }
     let context = minijinja::context! {
         status => status.as_u16(),
         title => page.title,

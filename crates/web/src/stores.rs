@@ -5,7 +5,7 @@ use auth_core::AuthStore;
 use std::sync::Arc;
 
 /// URL schemes `database.url` may use.
-pub const SUPPORTED_SCHEMES: [&str; 1] = ["sqlite"];
+pub const SUPPORTED_SCHEMES: [&str; 3] = ["sqlite", "postgres", "postgresql"];
 
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +16,9 @@ pub enum OpenStoreError {
     /// The SQLite store failed to open or migrate.
     #[error(transparent)]
     Sqlite(#[from] store_sqlite::OpenError),
+    /// The PostgreSQL store failed to connect or migrate.
+    #[error(transparent)]
+    Postgres(#[from] store_postgres::OpenError),
 }
 
 /// Opens the store `url` names and applies pending migrations.
@@ -26,6 +29,9 @@ pub async fn open(
     let scheme = url.split("://").next().unwrap_or_default();
     match scheme {
         "sqlite" => Ok(Arc::new(store_sqlite::open(url, max_connections).await?)),
+        "postgres" | "postgresql" => {
+            Ok(Arc::new(store_postgres::open(url, max_connections).await?))
+        }
         other => Err(OpenStoreError::UnsupportedScheme(other.to_owned())),
     }
 }

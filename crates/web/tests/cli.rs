@@ -144,7 +144,12 @@ fn an_unknown_store_scheme_exits_2_naming_it() {
     );
     assert_eq!(output.status.code(), Some(2));
     assert_one_line(&output);
-    assert!(stderr(&output).contains("\"mysql\""), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("\"mysql\""), "{text}");
+    assert!(
+        text.contains("sqlite://") && text.contains("postgres://"),
+        "names the supported schemes: {text}"
+    );
 }
 
 #[test]

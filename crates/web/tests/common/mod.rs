@@ -23,22 +23,49 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub enum Backend {
     /// A fresh SQLite file in a temporary folder.
     Sqlite,
+    /// A fresh database on the server `WRISTBAND_TEST_POSTGRES_URL` names.
+    Postgres,
 }
 
 /// Where a test app keeps its data; shared by several apps to simulate restarts.
 pub struct Database {
     pub url: String,
-    _dir: tempfile::TempDir,
+    _keep: DatabaseGuard,
+}
+
+/// Keeps a test database alive; dropping it removes the database.
+enum DatabaseGuard {
+    Folder(tempfile::TempDir),
+    Postgres(store_postgres::testing::TestDatabase),
+    /// Owned by the test (e.g. a private cluster).
+    None,
 }
 
 impl Database {
+    /// A database the test manages itself.
+    pub fn at(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            _keep: DatabaseGuard::None,
+        }
+    }
+
     pub async fn new(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().unwrap();
         match backend {
-            Backend::Sqlite => Self {
-                url: format!("sqlite://{}", dir.path().join("wristband.db").display()),
-                _dir: dir,
-            },
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                Self {
+                    url: format!("sqlite://{}", dir.path().join("wristband.db").display()),
+                    _keep: DatabaseGuard::Folder(dir),
+                }
+            }
+            Backend::Postgres => {
+                let database = store_postgres::testing::TestDatabase::create().await;
+                Self {
+                    url: database.url.clone(),
+                    _keep: DatabaseGuard::Postgres(database),
+                }
+            }
         }
     }
 }
@@ -83,7 +110,8 @@ impl TestApp {
             figment: figment::Figment::new(),
             secret_key_source: None,
         };
-        let store = web::stores::open(&config.settings.database.url, None)
+        // Small pools: many tests share one PostgreSQL server.
+        let store = web::stores::open(&config.settings.database.url, Some(4))
             .await
             .unwrap();
         let state = AppState::new(&config, store).unwrap();
@@ -336,7 +364,67 @@ macro_rules! on_every_backend {
                 async fn sqlite() {
                     run(Backend::Sqlite).await;
                 }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    run(Backend::Postgres).await;
+                }
             }
         )*
     };
+}
+
+/// A `wristband serve` process of its own, for tests that need several servers.
+pub struct ServerProcess {
+    pub base: String,
+    child: std::process::Child,
+}
+
+impl ServerProcess {
+    /// Starts the binary on a free port over `database_url` and waits until `/healthz` is OK.
+    pub async fn start(database_url: &str, secret: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_wristband"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("WRISTBAND_PROFILE", "test")
+            .env("WRISTBAND_CONFIG_DIR", config_dir)
+            .env("DATABASE_URL", database_url)
+            .env("SECRET_KEY", secret)
+            .env("WRISTBAND_PASSWORD__ARGON2__MEMORY_KIB", "64")
+            .env("WRISTBAND_PASSWORD__ARGON2__ITERATIONS", "1")
+            .env("WRISTBAND_DATABASE__MAX_CONNECTIONS", "4")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        loop {
+            let health = client.get(format!("{}/healthz", server.base)).send().await;
+            if health.is_ok_and(|r| r.status() == StatusCode::OK) {
+                return server;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server on port {port} did not come up"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

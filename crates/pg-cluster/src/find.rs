@@ -7,12 +7,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::TEST_URL_VAR;
-use crate::error::{Failure, Result};
+use crate::error::{Error, ErrorKind};
 use crate::process;
+use crate::{BINDIR_VAR, TEST_URL_VAR};
 
-/// The variable that names the folder holding `initdb` and `pg_ctl`, instead of searching.
-const BINDIR_VAR: &str = "XTASK_POSTGRES_BINDIR";
 /// Where Debian and Ubuntu install each PostgreSQL version: `<root>/<version>/bin`.
 const SEARCH_ROOT: &str = "/usr/lib/postgresql";
 /// Said whenever PostgreSQL is missing.
@@ -21,32 +19,42 @@ const INSTALL_HINT: &str = "install PostgreSQL (Debian/Ubuntu: `apt-get install 
      WRISTBAND_TEST_POSTGRES_URL to a database the tests may use";
 
 /// The PostgreSQL server programs.
-pub(super) struct Binaries {
+#[derive(Debug)]
+pub(crate) struct Binaries {
     /// The folder holding `initdb`, `pg_ctl` and `postgres`.
-    bindir: PathBuf,
+    pub(crate) bindir: PathBuf,
     /// The version as `pg_ctl --version` gives it, e.g. `15.18`.
-    pub(super) version: String,
+    pub(crate) version: String,
 }
 
 impl Binaries {
-    pub(super) fn locate() -> Result<Self> {
+    pub(crate) fn locate() -> Result<Self, Error> {
         let bindir = locate_bindir(
             env::var_os(BINDIR_VAR).filter(|dir| !dir.is_empty()),
             env::var_os("PATH"),
             Path::new(SEARCH_ROOT),
-        )?;
-        let pg_ctl = bindir.join("pg_ctl");
-        let out = process::output(Command::new(&pg_ctl).arg("--version"))?;
+        )
+        .map_err(|message| Error::new(ErrorKind::NotInstalled, message))?;
+        let mut command = Command::new(bindir.join("pg_ctl"));
+        command.arg("--version");
+        let out = process::output(&mut command)?;
+        if process::interrupted(out.status) {
+            return Err(process::failure(
+                ErrorKind::Failed,
+                out.status,
+                format!("`{}` failed", process::describe(&command)),
+            ));
+        }
         let text = String::from_utf8_lossy(&out.stdout);
         let version = parse_version_output(&text).unwrap_or_else(|| text.trim().to_owned());
         Ok(Binaries { bindir, version })
     }
 
-    pub(super) fn initdb(&self) -> PathBuf {
+    pub(crate) fn initdb(&self) -> PathBuf {
         self.bindir.join("initdb")
     }
 
-    pub(super) fn pg_ctl(&self) -> PathBuf {
+    pub(crate) fn pg_ctl(&self) -> PathBuf {
         self.bindir.join("pg_ctl")
     }
 }
@@ -57,7 +65,7 @@ fn locate_bindir(
     override_dir: Option<OsString>,
     path: Option<OsString>,
     search_root: &Path,
-) -> std::result::Result<PathBuf, String> {
+) -> Result<PathBuf, String> {
     let has_both = |dir: &Path| {
         process::is_executable(&dir.join("initdb")) && process::is_executable(&dir.join("pg_ctl"))
     };
@@ -112,14 +120,15 @@ fn parse_version_output(text: &str) -> Option<String> {
 }
 
 /// Whether the data folder's `PG_VERSION` (`15`, `9.6`) is the major version of `version`.
-pub(super) fn same_major(pg_version_file: &str, version: &str) -> bool {
+pub(crate) fn same_major(pg_version_file: &str, version: &str) -> bool {
     version
         .strip_prefix(pg_version_file)
         .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// Who runs the PostgreSQL programs: PostgreSQL refuses to run as root.
-pub(super) enum User {
+#[derive(Debug)]
+pub(crate) enum User {
     /// The current user.
     Current,
     /// We are root: everything goes through `runuser -u postgres --`.
@@ -131,7 +140,7 @@ pub(super) enum User {
 }
 
 impl User {
-    pub(super) fn detect() -> Result<Self> {
+    pub(crate) fn detect() -> Result<Self, Error> {
         if !is_root() {
             return Ok(User::Current);
         }
@@ -147,17 +156,22 @@ impl User {
             String::from_utf8_lossy(&out.stdout).trim().parse().ok()
         };
         let (Some(uid), Some(gid)) = (id("-u"), id("-g")) else {
-            return Err(Failure::Error(format!(
-                "running as root, and PostgreSQL will not run as root, but there is no `postgres` \
-                 user to run it as: create one (`useradd --system --user-group postgres`; \
-                 installing PostgreSQL's package does), or set {TEST_URL_VAR}"
-            )));
+            return Err(Error::new(
+                ErrorKind::NoPostgresUser,
+                format!(
+                    "running as root, and PostgreSQL will not run as root, but there is no \
+                     `postgres` user to run it as: create one (`useradd --system --user-group \
+                     postgres`; installing PostgreSQL's package does), or set {TEST_URL_VAR}"
+                ),
+            ));
         };
         let runuser = process::find_program("runuser", &["/usr/sbin/runuser", "/sbin/runuser"])
             .ok_or_else(|| {
-                "running as root, PostgreSQL must be run as the `postgres` user, but `runuser` \
-                 (util-linux) was not found"
-                    .to_owned()
+                Error::new(
+                    ErrorKind::NoPostgresUser,
+                    "running as root, PostgreSQL must be run as the `postgres` user, but \
+                     `runuser` (util-linux) was not found",
+                )
             })?;
         Ok(User::Postgres { runuser, uid, gid })
     }
@@ -176,7 +190,7 @@ fn is_root() -> bool {
 }
 
 /// `C.UTF-8` where the C library has it (glibc 2.35+, musl, Debian), else `C`.
-pub(super) fn initdb_locale() -> &'static str {
+pub(crate) fn initdb_locale() -> &'static str {
     let listed = Command::new("locale")
         .arg("-a")
         .stdin(Stdio::null())
@@ -203,7 +217,8 @@ mod tests {
 
     impl Scratch {
         fn new(name: &str) -> Self {
-            let path = env::temp_dir().join(format!("xtask-test-{name}-{}", std::process::id()));
+            let path =
+                env::temp_dir().join(format!("pg-cluster-test-{name}-{}", std::process::id()));
             let _ = fs::remove_dir_all(&path);
             fs::create_dir_all(&path).unwrap_or_else(|error| panic!("{error}"));
             Scratch(path)
