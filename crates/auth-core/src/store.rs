@@ -101,6 +101,16 @@ pub trait UserStore: Send + Sync {
         id: UserId,
         password_hash: &PasswordHashString,
     ) -> Result<(), StoreError>;
+
+    /// Gives the user a fresh random auth stamp and returns it: every session that carries the
+    /// old stamp (the cookie store's sessions) stops being valid.
+    async fn rotate_auth_stamp(&self, id: UserId) -> Result<String, StoreError>;
+
+    /// Deletes the user and, with them, every session of theirs; `true` if they existed.
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
+
+    /// Every user, in registration order.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
 }
 
 /// Server-side sessions.
@@ -124,8 +134,23 @@ pub trait SessionStore: Send + Sync {
         touch: &SessionTouch,
     ) -> Result<(), StoreError>;
 
+    /// Records a fresh proof of the password (re-authentication) on a session.
+    async fn mark_authenticated(
+        &self,
+        digest: &TokenDigest,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
     /// Deletes one session (logout); `true` if it existed.
     async fn delete_session(&self, digest: &TokenDigest) -> Result<bool, StoreError>;
+
+    /// Deletes the session with public id `session_id` if it belongs to `user_id`; `true` if it
+    /// did. A user can end their own sessions by id, never anybody else's.
+    async fn delete_user_session(
+        &self,
+        user_id: UserId,
+        session_id: SessionId,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes every session of a user, except the one with digest `keep`, if given; returns
     /// how many were deleted.

@@ -36,6 +36,11 @@ macro_rules! store_conformance_tests {
             expired_sessions_are_never_returned,
             purge_removes_only_expired_sessions,
             list_shows_only_live_sessions_of_the_user,
+            rotating_the_auth_stamp_changes_it,
+            deleting_a_user_deletes_their_sessions,
+            users_are_listed_in_registration_order,
+            mark_authenticated_moves_authenticated_at,
+            a_user_can_delete_only_their_own_session_by_id,
             ping_answers
         );
     };
@@ -428,4 +433,81 @@ pub async fn list_shows_only_live_sessions_of_the_user<S: AuthStore>(store: &S) 
 pub async fn ping_answers<S: AuthStore>(store: &S) {
     assert!(store.ping().await.is_ok());
     assert!(!store.backend_name().is_empty());
+}
+
+/// A rotated auth stamp is new, stored, and differs between rotations.
+pub async fn rotating_the_auth_stamp_changes_it<S: AuthStore>(store: &S) {
+    let id = user(store, "mona").await;
+    let before = store.find_user(id).await.ok().flatten().map(|u| u.auth_stamp);
+    let rotated = store.rotate_auth_stamp(id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(Some(rotated.clone()), before);
+    let after = store.find_user(id).await.ok().flatten().map(|u| u.auth_stamp);
+    assert_eq!(after, Some(rotated.clone()));
+    let again = store.rotate_auth_stamp(id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(again, rotated);
+}
+
+/// Deleting a user removes them and every session of theirs, and no one else's.
+pub async fn deleting_a_user_deletes_their_sessions<S: AuthStore>(store: &S) {
+    let ned = user(store, "ned").await;
+    let oli = user(store, "oli").await;
+    let now = now_ms();
+    let (token, new) = session(ned, now, normal(now));
+    let (other, new_other) = session(oli, now, normal(now));
+    store.insert_session(&new).await.unwrap_or_else(|e| panic!("{e}"));
+    store.insert_session(&new_other).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(store.delete_user(ned).await, Ok(true)));
+    assert!(matches!(store.find_user(ned).await, Ok(None)));
+    assert!(matches!(store.find_credentials(&name("ned")).await, Ok(None)));
+    assert!(matches!(store.load_session(&token.digest(), now).await, Ok(None)));
+    assert!(matches!(store.load_session(&other.digest(), now).await, Ok(Some(_))));
+    assert!(matches!(store.delete_user(ned).await, Ok(false)));
+    // The name is free again.
+    assert!(store.create_user(&name("NED"), &hash("YQ"), now).await.is_ok());
+}
+
+/// Listing users gives everyone, oldest registration first.
+pub async fn users_are_listed_in_registration_order<S: AuthStore>(store: &S) {
+    for raw in ["pia", "Quentin", "rae"] {
+        user(store, raw).await;
+    }
+    let names: Vec<String> = store
+        .list_users()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|u| u.username.as_str().to_owned())
+        .collect();
+    assert_eq!(names, ["pia", "Quentin", "rae"]);
+}
+
+/// Re-authentication moves `authenticated_at` and nothing else.
+pub async fn mark_authenticated_moves_authenticated_at<S: AuthStore>(store: &S) {
+    let id = user(store, "sam").await;
+    let now = now_ms();
+    let (token, new) = session(id, now, normal(now));
+    store.insert_session(&new).await.unwrap_or_else(|e| panic!("{e}"));
+    let later = now + Duration::from_secs(600);
+    store
+        .mark_authenticated(&token.digest(), later)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let record = store.load_session(&token.digest(), now).await.ok().flatten();
+    let record = record.unwrap_or_else(|| panic!("session gone")).0;
+    assert_eq!(record.authenticated_at, later);
+    assert_eq!(record.created_at, now);
+    assert_eq!(record.last_seen_at, now);
+}
+
+/// Deleting by public id works for the owner only.
+pub async fn a_user_can_delete_only_their_own_session_by_id<S: AuthStore>(store: &S) {
+    let tom = user(store, "tom").await;
+    let uli = user(store, "uli").await;
+    let now = now_ms();
+    let (token, new) = session(tom, now, normal(now));
+    let id = store.insert_session(&new).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(store.delete_user_session(uli, id).await, Ok(false)));
+    assert!(matches!(store.load_session(&token.digest(), now).await, Ok(Some(_))));
+    assert!(matches!(store.delete_user_session(tom, id).await, Ok(true)));
+    assert!(matches!(store.load_session(&token.digest(), now).await, Ok(None)));
 }

@@ -234,6 +234,38 @@ impl UserStore for SeaStore {
             .map_err(|e| self.error(e))?;
         Ok(())
     }
+
+    async fn rotate_auth_stamp(&self, id: UserId) -> Result<String, StoreError> {
+        let stamp = new_auth_stamp();
+        user::Entity::update_many()
+            .col_expr(user::Column::AuthStamp, Expr::value(stamp.clone()))
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(stamp)
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        // Sessions go with the user through the foreign key's ON DELETE CASCADE.
+        let result = user::Entity::delete_many()
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(result.rows_affected > 0)
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        user::Entity::find()
+            .order_by_asc(user::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(|e| self.error(e))?
+            .into_iter()
+            .map(user_from)
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -299,6 +331,34 @@ impl SessionStore for SeaStore {
             .await
             .map_err(|e| self.error(e))?;
         Ok(())
+    }
+
+    async fn mark_authenticated(
+        &self,
+        digest: &TokenDigest,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        session::Entity::update_many()
+            .col_expr(session::Column::AuthenticatedAt, Expr::value(to_ms(now)))
+            .filter(session::Column::TokenDigest.eq(digest.as_bytes().to_vec()))
+            .exec(&self.db)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    async fn delete_user_session(
+        &self,
+        user_id: UserId,
+        session_id: SessionId,
+    ) -> Result<bool, StoreError> {
+        let result = session::Entity::delete_many()
+            .filter(session::Column::Id.eq(session_id))
+            .filter(session::Column::UserId.eq(user_id.0))
+            .exec(&self.db)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(result.rows_affected > 0)
     }
 
     async fn delete_session(&self, digest: &TokenDigest) -> Result<bool, StoreError> {

@@ -12,8 +12,9 @@
 //! outage must never log anybody out.
 
 use crate::error::AppError;
+use crate::sessions::{ActiveSession, Loaded};
 use crate::state::AppState;
-use auth_core::{SessionRecord, SessionToken, User};
+use auth_core::User;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
@@ -35,17 +36,6 @@ const MAX_USER_AGENT_CHARS: usize = 256;
 /// Most flash messages carried to the next page.
 const MAX_FLASHES: usize = 5;
 
-/// A logged-in session, as loaded for this request.
-#[derive(Debug, Clone)]
-pub struct ActiveSession {
-    /// The browser's token (never logged).
-    pub token: SessionToken,
-    /// The stored session.
-    pub record: SessionRecord,
-    /// Its user.
-    pub user: User,
-}
-
 /// A one-time message for the next page (Flask's `flash`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flash {
@@ -58,7 +48,8 @@ pub struct Flash {
 /// Where a request came from.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
-    /// The client's address: the socket's peer.
+    /// The client's address: the socket's peer, or, when that peer is a trusted proxy
+    /// (`server.trusted_proxies`), the right-most untrusted `X-Forwarded-For` entry.
     pub address: Option<IpAddr>,
     /// `User-Agent`, truncated.
     pub user_agent: Option<String>,
@@ -68,8 +59,9 @@ pub struct ClientInfo {
 enum SessionChange {
     #[default]
     Unchanged,
-    Started {
-        token: SessionToken,
+    /// Send this session's cookie (a new login, a renewed id, a new auth stamp).
+    Set {
+        value: String,
         max_age: Option<Duration>,
     },
     Ended,
@@ -165,12 +157,28 @@ impl RequestContext {
         }
     }
 
-    /// Sets the cookie of a new session: persistent for `max_age` when given, else a browser
-    /// session cookie. Rotates the CSRF secret too, so a token seen before login is worthless.
-    pub fn start_session(&self, token: SessionToken, max_age: Option<Duration>) {
+    /// Sends `session`'s cookie with this response: persistent until its absolute end for
+    /// "remember me", else a browser-session cookie. With `new_login`, the CSRF secret is
+    /// rotated too, so a token seen before login is worthless. Fails (and sends nothing) if
+    /// the cookie store's payload would be too large.
+    pub fn set_session(&self, session: &ActiveSession, new_login: bool) -> Result<(), AppError> {
+        let value = self
+            .0
+            .app
+            .0
+            .sessions
+            .cookie_value(session)
+            .map_err(|error| {
+                tracing::error!(%error, user_id = %session.user.id, "session cookie refused");
+                AppError::Internal("the session cookie would be too large")
+            })?;
+        let max_age = session.cookie_max_age(OffsetDateTime::now_utc());
         let mut changes = self.changes();
-        changes.session = SessionChange::Started { token, max_age };
-        changes.csrf_rotated = Some(auth_core::keys::random_secret());
+        changes.session = SessionChange::Set { value, max_age };
+        if new_login {
+            changes.csrf_rotated = Some(auth_core::keys::random_secret());
+        }
+        Ok(())
     }
 
     /// Clears the session cookie (the caller deletes the server-side session).
@@ -217,6 +225,8 @@ enum SessionCookie {
     Absent,
     /// Present but useless (tampered, foreign key, expired, logged out): clear it.
     Stale,
+    /// A live session; `reissue` when the cookie must be sent again (signed with a fallback
+    /// key, or the cookie store's last-seen time moved).
     Live(Box<ActiveSession>, bool),
 }
 
@@ -231,31 +241,39 @@ async fn load_session(
     let Some(verified) = app.0.session_signer.verify(cookie) else {
         return Ok(SessionCookie::Stale);
     };
-    let Some(token) = SessionToken::parse(&verified.value) else {
-        return Ok(SessionCookie::Stale);
-    };
-    let digest = token.digest();
-    let Some((mut record, user)) = app.0.store.load_session(&digest, now).await? else {
-        return Ok(SessionCookie::Stale);
-    };
-    if let Some(touch) = app.0.timeouts.touch(&record, now) {
-        // Activity is worth recording, but a failed write must not fail a read-only request.
-        match app.0.store.touch_session(&digest, &touch).await {
-            Ok(()) => {
-                record.last_seen_at = touch.last_seen_at;
-                record.idle_expires_at = touch.idle_expires_at;
-            }
-            Err(error) => tracing::warn!(%error, "could not record session activity"),
+    match app.0.sessions.load(&verified.value, now).await? {
+        Loaded::Stale => Ok(SessionCookie::Stale),
+        Loaded::Live { session, reissue } => Ok(SessionCookie::Live(
+            session,
+            reissue || verified.needs_resign,
+        )),
+    }
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy; then the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for entry in forwarded.iter().rev() {
+        match entry.parse::<IpAddr>() {
+            Ok(address) if trusted.contains(&address) => client = address,
+            Ok(address) => return Some(address),
+            // A garbled entry cannot be believed; the last trusted hop is what we know.
+            Err(_) => return Some(client),
         }
     }
-    Ok(SessionCookie::Live(
-        Box::new(ActiveSession {
-            token,
-            record,
-            user,
-        }),
-        verified.needs_resign,
-    ))
+    Some(client)
 }
 
 /// The middleware: see the module documentation.
@@ -285,11 +303,12 @@ pub async fn browser_context(
         .and_then(|json| serde_json::from_slice::<Vec<Flash>>(&json).ok())
         .unwrap_or_default();
     let had_flash_cookie = find(&cookies, &app.0.cookies.flash).is_some();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     let client = ClientInfo {
-        address: request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip()),
+        address: client_address(peer, request.headers(), &app.0.trusted_proxies),
         user_agent: user_agent(request.headers()),
     };
     let context = RequestContext(Arc::new(ContextInner {
@@ -334,15 +353,11 @@ fn to_cookie_duration(d: Duration) -> cookie::time::Duration {
     cookie::time::Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn session_cookie(
-    app: &AppState,
-    token: &SessionToken,
-    max_age: Option<Duration>,
-) -> Cookie<'static> {
-    let mut cookie =
-        app.0
-            .session_signer
-            .sign(base_cookie(app, &app.0.cookies.session, token.encode()));
+fn session_cookie(app: &AppState, value: String, max_age: Option<Duration>) -> Cookie<'static> {
+    let mut cookie = app
+        .0
+        .session_signer
+        .sign(base_cookie(app, &app.0.cookies.session, value));
     if let Some(max_age) = max_age {
         cookie.set_max_age(to_cookie_duration(max_age));
     }
@@ -367,8 +382,8 @@ fn apply_changes(
     let mut set = Vec::new();
     let mut logged_in = false;
     match changes.session {
-        SessionChange::Started { token, max_age } => {
-            set.push(session_cookie(app, &token, max_age));
+        SessionChange::Set { value, max_age } => {
+            set.push(session_cookie(app, value, max_age));
             logged_in = true;
         }
         SessionChange::Ended => set.push(removal(app, &app.0.cookies.session)),
@@ -376,11 +391,14 @@ fn apply_changes(
             if let Some(session) = context.session() {
                 logged_in = true;
                 if resign {
-                    let max_age = session
-                        .record
-                        .remember
-                        .then(|| (session.record.expires_at - now).unsigned_abs());
-                    set.push(session_cookie(app, &session.token, max_age));
+                    match app.0.sessions.cookie_value(session) {
+                        Ok(value) => {
+                            set.push(session_cookie(app, value, session.cookie_max_age(now)))
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "could not re-send the session cookie")
+                        }
+                    }
                 }
             } else if stale {
                 set.push(removal(app, &app.0.cookies.session));

@@ -1,8 +1,9 @@
 //! Extractors: the logged-in user (whose rejection is the redirect to the login page), and
 //! CSRF-checked forms.
 
-use crate::context::{ActiveSession, RequestContext};
+use crate::context::RequestContext;
 use crate::error::AppError;
+use crate::sessions::ActiveSession;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;

@@ -20,6 +20,7 @@ pub mod extract;
 pub mod pages;
 pub mod redirect;
 pub mod server;
+pub mod sessions;
 pub mod state;
 pub mod static_files;
 pub mod stores;

@@ -6,8 +6,7 @@ use crate::extract::{CsrfForm, CurrentUser, HasCsrfToken};
 use crate::redirect::safe_next;
 use crate::state::AppState;
 use auth_core::{
-    NewSession, PasswordHasher, PasswordRuleViolation, SecretString, SessionToken, StoreError,
-    Username, Verification,
+    PasswordHasher, PasswordRuleViolation, SecretString, StoreError, Username, Verification,
 };
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -310,21 +309,20 @@ pub async fn login(
     }
     // A new session id at every login: any session the browser had before is ended.
     if let Some(previous) = context.session() {
-        app.0.store.delete_session(&previous.token.digest()).await?;
+        app.0.sessions.end(previous).await?;
     }
-    let now = OffsetDateTime::now_utc();
-    let token = SessionToken::generate();
-    let session = NewSession::at_login(
-        token.digest(),
-        user.id,
-        now,
-        remember,
-        &app.0.timeouts,
-        context.client().user_agent.clone(),
-    );
-    app.0.store.insert_session(&session).await?;
-    context.start_session(token, remember.then_some(app.0.timeouts.remember_for));
-    tracing::info!(event = "login.success", user_id = %user.id, client = ?client, remember, "login succeeded");
+    let session = app
+        .0
+        .sessions
+        .start(
+            user,
+            remember,
+            context.client().user_agent.clone(),
+            OffsetDateTime::now_utc(),
+        )
+        .await?;
+    context.set_session(&session, true)?;
+    tracing::info!(event = "login.success", user_id = %session.user.id, client = ?client, remember, "login succeeded");
     Ok(Redirect::to(next.unwrap_or("/dashboard")).into_response())
 }
 
@@ -374,7 +372,7 @@ pub async fn logout(
     CsrfForm(_): CsrfForm<TokenOnlyForm>,
 ) -> Result<Response, AppError> {
     if let Some(session) = context.session() {
-        app.0.store.delete_session(&session.token.digest()).await?;
+        app.0.sessions.end(session).await?;
         tracing::info!(event = "logout", user_id = %session.user.id, client = ?context.client().address, "logged out");
         context.flash("info", "You have been logged out.");
     }

@@ -1,11 +1,11 @@
 //! Everything a request handler needs, built once at start-up.
 
 use crate::config::LoadedConfig;
+use crate::sessions::Sessions;
 use crate::templates::Templates;
 use auth_core::keys::DerivedKey;
-use auth_core::{
-    Argon2Hasher, AuthStore, CookieSigner, KeyPurpose, PasswordPolicy, SessionTimeouts,
-};
+use auth_core::{Argon2Hasher, AuthStore, CookieSigner, KeyPurpose, PasswordPolicy};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,9 +54,11 @@ impl CookieNames {
 
 pub(crate) struct AppInner {
     pub store: Arc<dyn AuthStore>,
+    pub sessions: Sessions,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub fresh_for: Duration,
     pub hasher: Argon2Hasher,
     pub policy: PasswordPolicy,
-    pub timeouts: SessionTimeouts,
     pub cookies: CookieNames,
     pub session_signer: CookieSigner,
     pub csrf_signer: CookieSigner,
@@ -84,10 +86,16 @@ impl AppState {
         let keys = &config.keys;
         let secure = config.secure_cookies();
         Ok(Self(Arc::new(AppInner {
+            sessions: Sessions::new(
+                config.settings.session.store,
+                Arc::clone(&store),
+                config.session_timeouts(),
+            ),
+            trusted_proxies: config.settings.server.trusted_proxies.clone(),
+            fresh_for: config.settings.session.fresh_for.0,
             store,
             hasher: Argon2Hasher::start(config.hasher_config())?,
             policy: config.password_policy(),
-            timeouts: config.session_timeouts(),
             cookies: CookieNames::new(&config.settings.session.cookie_name, secure),
             session_signer: keys.cookie_signer(KeyPurpose::SessionCookie),
             csrf_signer: keys.cookie_signer(KeyPurpose::CsrfCookie),
@@ -107,6 +115,11 @@ impl AppState {
     /// The password hasher (its [`stats`](Argon2Hasher::stats) count the work done).
     pub fn hasher(&self) -> &Argon2Hasher {
         &self.0.hasher
+    }
+
+    /// Sessions in the configured store.
+    pub fn sessions(&self) -> &Sessions {
+        &self.0.sessions
     }
 
     /// The cookie names in use.
