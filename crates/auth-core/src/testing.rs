@@ -438,12 +438,28 @@ pub async fn ping_answers<S: AuthStore>(store: &S) {
 /// A rotated auth stamp is new, stored, and differs between rotations.
 pub async fn rotating_the_auth_stamp_changes_it<S: AuthStore>(store: &S) {
     let id = user(store, "mona").await;
-    let before = store.find_user(id).await.ok().flatten().map(|u| u.auth_stamp);
-    let rotated = store.rotate_auth_stamp(id).await.unwrap_or_else(|e| panic!("{e}"));
+    let before = store
+        .find_user(id)
+        .await
+        .ok()
+        .flatten()
+        .map(|u| u.auth_stamp);
+    let rotated = store
+        .rotate_auth_stamp(id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(Some(rotated.clone()), before);
-    let after = store.find_user(id).await.ok().flatten().map(|u| u.auth_stamp);
+    let after = store
+        .find_user(id)
+        .await
+        .ok()
+        .flatten()
+        .map(|u| u.auth_stamp);
     assert_eq!(after, Some(rotated.clone()));
-    let again = store.rotate_auth_stamp(id).await.unwrap_or_else(|e| panic!("{e}"));
+    let again = store
+        .rotate_auth_stamp(id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(again, rotated);
 }
 
@@ -454,16 +470,36 @@ pub async fn deleting_a_user_deletes_their_sessions<S: AuthStore>(store: &S) {
     let now = now_ms();
     let (token, new) = session(ned, now, normal(now));
     let (other, new_other) = session(oli, now, normal(now));
-    store.insert_session(&new).await.unwrap_or_else(|e| panic!("{e}"));
-    store.insert_session(&new_other).await.unwrap_or_else(|e| panic!("{e}"));
+    store
+        .insert_session(&new)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store
+        .insert_session(&new_other)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(store.delete_user(ned).await, Ok(true)));
     assert!(matches!(store.find_user(ned).await, Ok(None)));
-    assert!(matches!(store.find_credentials(&name("ned")).await, Ok(None)));
-    assert!(matches!(store.load_session(&token.digest(), now).await, Ok(None)));
-    assert!(matches!(store.load_session(&other.digest(), now).await, Ok(Some(_))));
+    assert!(matches!(
+        store.find_credentials(&name("ned")).await,
+        Ok(None)
+    ));
+    assert!(matches!(
+        store.load_session(&token.digest(), now).await,
+        Ok(None)
+    ));
+    assert!(matches!(
+        store.load_session(&other.digest(), now).await,
+        Ok(Some(_))
+    ));
     assert!(matches!(store.delete_user(ned).await, Ok(false)));
     // The name is free again.
-    assert!(store.create_user(&name("NED"), &hash("YQ"), now).await.is_ok());
+    assert!(
+        store
+            .create_user(&name("NED"), &hash("YQ"), now)
+            .await
+            .is_ok()
+    );
 }
 
 /// Listing users gives everyone, oldest registration first.
@@ -486,13 +522,20 @@ pub async fn mark_authenticated_moves_authenticated_at<S: AuthStore>(store: &S) 
     let id = user(store, "sam").await;
     let now = now_ms();
     let (token, new) = session(id, now, normal(now));
-    store.insert_session(&new).await.unwrap_or_else(|e| panic!("{e}"));
+    store
+        .insert_session(&new)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let later = now + Duration::from_secs(600);
     store
         .mark_authenticated(&token.digest(), later)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let record = store.load_session(&token.digest(), now).await.ok().flatten();
+    let record = store
+        .load_session(&token.digest(), now)
+        .await
+        .ok()
+        .flatten();
     let record = record.unwrap_or_else(|| panic!("session gone")).0;
     assert_eq!(record.authenticated_at, later);
     assert_eq!(record.created_at, now);
@@ -505,9 +548,21 @@ pub async fn a_user_can_delete_only_their_own_session_by_id<S: AuthStore>(store:
     let uli = user(store, "uli").await;
     let now = now_ms();
     let (token, new) = session(tom, now, normal(now));
-    let id = store.insert_session(&new).await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(store.delete_user_session(uli, id).await, Ok(false)));
-    assert!(matches!(store.load_session(&token.digest(), now).await, Ok(Some(_))));
+    let id = store
+        .insert_session(&new)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        store.delete_user_session(uli, id).await,
+        Ok(false)
+    ));
+    assert!(matches!(
+        store.load_session(&token.digest(), now).await,
+        Ok(Some(_))
+    ));
     assert!(matches!(store.delete_user_session(tom, id).await, Ok(true)));
-    assert!(matches!(store.load_session(&token.digest(), now).await, Ok(None)));
+    assert!(matches!(
+        store.load_session(&token.digest(), now).await,
+        Ok(None)
+    ));
 }

@@ -3,10 +3,10 @@
 //! Needs PostgreSQL's server programs (and `psql`). Without them these tests fail with the
 //! message that says what to install: they are never skipped.
 
+use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::fs;
 
 use pg_cluster::{Cluster, ErrorKind, Kind, Progress};
 
