@@ -6,7 +6,15 @@
 //! bounded queue ([`HasherConfig::queue`]); when it is full the caller gets [`HashError::Busy`]
 //! at once (the web layer answers 503 with `Retry-After`). Peak hashing memory is therefore
 //! `workers × memory_kib`, whatever the login storm.
+//!
+//! Verification also reads the hashes of other software (Werkzeug's `pbkdf2:`/`scrypt:`/legacy
+//! HMAC, bcrypt; see [`foreign_hash`]) on the same workers, and reports each
+//! match as needing a rehash so the caller upgrades it to Argon2id. A foreign scrypt hash may
+//! need up to [`MAX_SCRYPT_MEMORY_BYTES`](crate::foreign_hash::MAX_SCRYPT_MEMORY_BYTES) of
+//! temporary memory (Werkzeug's default: 32 MiB), an Argon2 hash at other parameters up to
+//! 1 GiB; both only while that verification runs.
 
+use crate::foreign_hash::{self, Parsed, UnsupportedHashFormat};
 use crate::password_policy::normalise_password;
 use crate::secret::{PasswordHashString, SecretString};
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
@@ -23,7 +31,7 @@ const SALT_LEN: usize = 16;
 /// Length of every new hash's output, in bytes.
 const OUTPUT_LEN: usize = 32;
 /// Stored hashes asking for more memory than this are refused rather than allocated.
-const MAX_VERIFY_MEMORY_KIB: u32 = 1024 * 1024;
+pub(crate) const MAX_VERIFY_MEMORY_KIB: u32 = 1024 * 1024;
 
 /// Hashes passwords for storage and verifies them against stored hashes.
 ///
@@ -165,6 +173,7 @@ enum Job {
         reply: oneshot::Sender<Result<PasswordHashString, HashError>>,
     },
     Verify {
+        /// As received, not normalised: foreign hashes were made from the password as typed.
         password: SecretString,
         stored: PasswordHashString,
         reply: oneshot::Sender<Result<Verification, HashError>>,
@@ -237,7 +246,7 @@ impl Argon2Hasher {
     ) -> Result<Verification, HashError> {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Verify {
-            password: normalise_password(password),
+            password: password.clone(),
             stored: stored.clone(),
             reply,
         })?;
@@ -304,7 +313,7 @@ fn worker_loop(receiver: &Mutex<Receiver<Job>>, params: &Params, stats: &HasherS
                 stored,
                 reply,
             } => {
-                let result = verify_phc(password.expose().as_bytes(), &stored, params, &mut memory);
+                let result = verify_stored(&password, &stored, params, &mut memory);
                 let _ = reply.send(result);
             }
         }
@@ -340,30 +349,85 @@ fn phc_string(
     Ok(PasswordHashString::new(phc.to_string()))
 }
 
-/// Verifies an Argon2 PHC string (any variant and parameters) in the worker's memory, growing
-/// into a temporary allocation only for a stored hash that needs more than the configured size.
-fn verify_phc(
-    password: &[u8],
+/// Verifies `password` (as received) against a stored hash of any supported format.
+///
+/// Argon2 hashes are Wristband's own and were made from the NFKC form. Foreign hashes were made
+/// from the password as typed: they are tried with it first and, only if that fails and the NFKC
+/// form differs, with the NFKC form; a match always needs a rehash.
+fn verify_stored(
+    password: &SecretString,
     stored: &PasswordHashString,
     current: &Params,
     memory: &mut [Block],
 ) -> Result<Verification, HashError> {
-    let phc = PasswordHash::new(stored.expose()).map_err(|_| HashError::UnsupportedHash)?;
-    let algorithm =
-        Algorithm::try_from(phc.algorithm.as_str()).map_err(|_| HashError::UnsupportedHash)?;
+    let parsed = foreign_hash::parse(stored.expose()).map_err(|_| HashError::UnsupportedHash)?;
+    let normalised = normalise_password(password);
+    match parsed {
+        Parsed::Argon2(phc) => verify_phc(normalised.expose().as_bytes(), &phc, current, memory),
+        Parsed::Foreign(foreign) => {
+            let raw = password.expose();
+            let matched = foreign.matches(raw.as_bytes())?
+                || (normalised.expose() != raw
+                    && foreign.matches(normalised.expose().as_bytes())?);
+            Ok(if matched {
+                Verification::Match { needs_rehash: true }
+            } else {
+                Verification::Mismatch
+            })
+        }
+    }
+}
+
+/// An Argon2 PHC string, parsed and within the cost limits.
+pub(crate) struct Phc {
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    salt: Salt,
+    expected: Output,
+}
+
+/// Parses an Argon2 PHC string (any variant and parameters) and checks its cost, without hashing.
+pub(crate) fn parse_phc(stored: &str) -> Result<Phc, UnsupportedHashFormat> {
+    const MALFORMED: UnsupportedHashFormat = UnsupportedHashFormat::Argon2Malformed;
+    let phc = PasswordHash::new(stored).map_err(|_| MALFORMED)?;
+    let algorithm = Algorithm::try_from(phc.algorithm.as_str())
+        .map_err(|_| UnsupportedHashFormat::PhcAlgorithm)?;
     let version = match phc.version {
-        Some(v) => Version::try_from(v).map_err(|_| HashError::UnsupportedHash)?,
+        Some(v) => Version::try_from(v).map_err(|_| MALFORMED)?,
         None => Version::V0x10,
     };
-    let params = Params::try_from(&phc).map_err(|_| HashError::UnsupportedHash)?;
-    if params.m_cost() > MAX_VERIFY_MEMORY_KIB {
-        return Err(HashError::UnsupportedHash);
-    }
-    let (Some(salt), Some(expected)) = (phc.salt.as_ref(), phc.hash.as_ref()) else {
-        return Err(HashError::UnsupportedHash);
+    let params = Params::try_from(&phc).map_err(|_| MALFORMED)?;
+    foreign_hash::check_argon2_cost(params.m_cost(), params.t_cost())?;
+    let (Some(salt), Some(expected)) = (phc.salt, phc.hash) else {
+        return Err(UnsupportedHashFormat::Argon2Malformed);
     };
+    Ok(Phc {
+        algorithm,
+        version,
+        params,
+        salt,
+        expected,
+    })
+}
+
+/// Verifies a parsed Argon2 hash in the worker's memory, growing into a temporary allocation only
+/// for a stored hash that needs more than the configured size.
+fn verify_phc(
+    password: &[u8],
+    phc: &Phc,
+    current: &Params,
+    memory: &mut [Block],
+) -> Result<Verification, HashError> {
+    let Phc {
+        algorithm,
+        version,
+        params,
+        salt,
+        expected,
+    } = phc;
     let mut output = vec![0u8; expected.len()];
-    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let argon2 = Argon2::new(*algorithm, *version, params.clone());
     let hashed = if params.block_count() <= memory.len() {
         argon2.hash_password_into_with_memory(password, salt.as_ref(), &mut output, &mut *memory)
     } else {
@@ -374,8 +438,8 @@ fn verify_phc(
     if !bool::from(output.as_slice().ct_eq(expected.as_bytes())) {
         return Ok(Verification::Mismatch);
     }
-    let needs_rehash = algorithm != Algorithm::Argon2id
-        || version != Version::V0x13
+    let needs_rehash = *algorithm != Algorithm::Argon2id
+        || *version != Version::V0x13
         || params.m_cost() != current.m_cost()
         || params.t_cost() != current.t_cost()
         || params.p_cost() != current.p_cost()
@@ -466,6 +530,55 @@ mod tests {
                 .unwrap(),
             Verification::Match { .. }
         ));
+    }
+
+    #[tokio::test]
+    async fn foreign_hashes_try_the_password_as_typed_then_its_nfkc_form() {
+        let hasher = small(1, 4);
+        let typed = SecretString::new("ｐａｓｓ ｗｏｒｄ");
+        // Python: hmac.new(b"salt", "ｐａｓｓ ｗｏｒｄ".encode(), hashlib.sha256).hexdigest()
+        let of_typed = PasswordHashString::new(
+            "sha256$salt$2822e9d8b5ad17dff1c7a0baa29cae7e4a70719933ae0b1c85a62f526a1d2617",
+        );
+        // The same of its NFKC form, "pass word".
+        let of_nfkc = PasswordHashString::new(
+            "sha256$salt$1c66ad9cfb76c0bcc37b8bf321792c515d550c04d61cef83e075e0142afce468",
+        );
+        let matched = Verification::Match { needs_rehash: true };
+        assert_eq!(hasher.verify(&typed, &of_typed).await.unwrap(), matched);
+        assert_eq!(hasher.verify(&typed, &of_nfkc).await.unwrap(), matched);
+        let nfkc = SecretString::new("pass word");
+        assert_eq!(hasher.verify(&nfkc, &of_nfkc).await.unwrap(), matched);
+        // The NFKC form is not a way into a hash of the fullwidth spelling.
+        assert_eq!(
+            hasher.verify(&nfkc, &of_typed).await.unwrap(),
+            Verification::Mismatch
+        );
+        assert_eq!(hasher.stats().verifications(), 4);
+    }
+
+    #[tokio::test]
+    async fn malformed_foreign_hashes_are_errors_not_panics() {
+        let hasher = small(1, 4);
+        for stored in [
+            "",
+            "plain$$x",
+            "sha1$$",
+            "pbkdf2:sha256$salt$00",
+            "pbkdf2:sha256:99999999999$salt$00",
+            "scrypt:1048576:8:1$salt$00",
+            "$2b$31$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234",
+            "$2x$04$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234",
+            "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g",
+        ] {
+            let result = hasher
+                .verify(&SecretString::new("x"), &PasswordHashString::new(stored))
+                .await;
+            assert!(
+                matches!(result, Err(HashError::UnsupportedHash)),
+                "{stored:?}"
+            );
+        }
     }
 
     #[tokio::test]

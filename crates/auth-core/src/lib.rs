@@ -2,11 +2,15 @@
 //!
 //! - [`hasher`]: the [`PasswordHasher`] trait and [`Argon2Hasher`], Argon2id on a bounded pool of
 //!   worker threads that reuse their memory.
+//! - [`foreign_hash`]: Werkzeug (Flask) and bcrypt hashes the hasher also verifies, and
+//!   [`identify`](foreign_hash::identify) to check a stored hash without hashing.
 //! - [`password_policy`]: length limits, the common-password blocklist, not-the-username.
 //! - [`username`]: NFKC, case-insensitive identity.
 //! - [`session`]: random tokens (the store keeps only their SHA-256), idle/absolute/remember-me
 //!   expiry.
 //! - [`store`]: the [`UserStore`], [`SessionStore`] and [`AuthStore`] traits a backend implements.
+//! - [`throttle`]: login throttling, the [`FailureCounterStore`] trait and the [`LoginThrottle`]
+//!   policy.
 //! - [`guard`]: route guards as values ([`LoginRequired`](guard::LoginRequired),
 //!   [`FreshLogin`](guard::FreshLogin), [`UserPredicate`](guard::UserPredicate)).
 //! - [`keys`]: per-purpose keys derived from `SECRET_KEY`, and the signed-cookie codec with key
@@ -16,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod foreign_hash;
 pub mod guard;
 pub mod hasher;
 pub mod keys;
@@ -23,6 +28,7 @@ pub mod password_policy;
 pub mod secret;
 pub mod session;
 pub mod store;
+pub mod throttle;
 pub mod username;
 
 #[cfg(feature = "testing")]
@@ -38,4 +44,7 @@ pub use session::{
     NewSession, SessionId, SessionRecord, SessionTimeouts, SessionToken, SessionTouch, TokenDigest,
 };
 pub use store::{AuthStore, SessionStore, StoreError, User, UserCredentials, UserId, UserStore};
+pub use throttle::{
+    FailureCount, FailureCounterStore, LoginThrottle, RetryAfter, ThrottleKey, ThrottleScope,
+};
 pub use username::{Username, UsernameError};

@@ -173,7 +173,7 @@ pub trait SessionStore: Send + Sync {
 
 /// A complete backend: users, sessions, and a health check.
 #[async_trait]
-pub trait AuthStore: UserStore + SessionStore {
+pub trait AuthStore: UserStore + SessionStore + crate::throttle::FailureCounterStore {
     /// A cheap round trip to the database, for `/healthz`.
     async fn ping(&self) -> Result<(), StoreError>;
 

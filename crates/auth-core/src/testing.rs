@@ -41,7 +41,14 @@ macro_rules! store_conformance_tests {
             users_are_listed_in_registration_order,
             mark_authenticated_moves_authenticated_at,
             a_user_can_delete_only_their_own_session_by_id,
-            ping_answers
+            ping_answers,
+            failures_are_counted_within_the_window,
+            a_failure_after_the_window_starts_a_new_one,
+            clearing_failures_resets_only_that_key,
+            purge_removes_only_expired_failure_counters,
+            failure_counters_are_isolated_by_key,
+            concurrent_failures_count_exactly,
+            withdrawing_a_failure_takes_one_back
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -565,4 +572,286 @@ pub async fn a_user_can_delete_only_their_own_session_by_id<S: AuthStore>(store:
         store.load_session(&token.digest(), now).await,
         Ok(None)
     ));
+}
+
+// ---- Login throttling: failure counters (`FailureCounterStore`). ----
+
+fn throttle_key(username: &str, address: &str) -> crate::throttle::ThrottleKey {
+    let address = address
+        .parse()
+        .unwrap_or_else(|e| panic!("test address {address:?}: {e}"));
+    crate::throttle::ThrottleKey::user_and_address(username, Some(address))
+}
+
+async fn record<S: AuthStore>(
+    store: &S,
+    key: &crate::throttle::ThrottleKey,
+    window: Duration,
+    now: OffsetDateTime,
+) -> crate::throttle::FailureCount {
+    store
+        .record_failure(key, window, now)
+        .await
+        .unwrap_or_else(|e| panic!("record {key:?}: {e}"))
+}
+
+async fn counts<S: AuthStore>(
+    store: &S,
+    keys: &[crate::throttle::ThrottleKey],
+    now: OffsetDateTime,
+) -> Vec<Option<u32>> {
+    store
+        .failure_counts(keys, now)
+        .await
+        .unwrap_or_else(|e| panic!("failure_counts: {e}"))
+        .into_iter()
+        .map(|c| c.map(|c| c.count))
+        .collect()
+}
+
+/// Each failure raises the count by one within a window fixed by the first failure; reads see
+/// the count until the window ends, then nothing.
+pub async fn failures_are_counted_within_the_window<S: AuthStore>(store: &S) {
+    let key = throttle_key("alice", "203.0.113.7");
+    let window = Duration::from_secs(900);
+    let now = now_ms();
+    assert_eq!(counts(store, std::slice::from_ref(&key), now).await, [None]);
+    for n in 1..=3u32 {
+        // Later failures do not move the window: it is fixed by the first.
+        let at = now + Duration::from_secs(u64::from(n) * 10);
+        let after = record(store, &key, window, at).await;
+        assert_eq!(after.count, n);
+        assert_eq!(after.window_ends_at, now + Duration::from_secs(10) + window);
+    }
+    let ends = now + Duration::from_secs(10) + window;
+    let read = store
+        .failure_counts(std::slice::from_ref(&key), now + Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        read,
+        [Some(crate::throttle::FailureCount {
+            count: 3,
+            window_ends_at: ends
+        })]
+    );
+    let just_before = ends - Duration::from_millis(1);
+    assert_eq!(
+        counts(store, std::slice::from_ref(&key), just_before).await,
+        [Some(3)]
+    );
+    assert_eq!(
+        counts(store, std::slice::from_ref(&key), ends).await,
+        [None]
+    );
+}
+
+/// A failure at or after the end of the window starts a new window at a count of 1.
+pub async fn a_failure_after_the_window_starts_a_new_one<S: AuthStore>(store: &S) {
+    let key = throttle_key("bob", "203.0.113.7");
+    let window = Duration::from_secs(60);
+    let now = now_ms();
+    for _ in 0..4 {
+        record(store, &key, window, now).await;
+    }
+    let ends = now + window;
+    let restarted = record(store, &key, window, ends).await;
+    assert_eq!(restarted.count, 1);
+    assert_eq!(restarted.window_ends_at, ends + window);
+    let next = record(store, &key, window, ends + Duration::from_secs(1)).await;
+    assert_eq!(next.count, 2);
+    assert_eq!(next.window_ends_at, ends + window);
+    assert_eq!(
+        counts(
+            store,
+            std::slice::from_ref(&key),
+            ends + Duration::from_secs(2)
+        )
+        .await,
+        [Some(2)]
+    );
+}
+
+/// Clearing deletes one counter, leaves the others, and clearing nothing is not an error.
+pub async fn clearing_failures_resets_only_that_key<S: AuthStore>(store: &S) {
+    let cleared = throttle_key("carol", "203.0.113.7");
+    let kept = crate::throttle::ThrottleKey::account("carol");
+    let window = Duration::from_secs(900);
+    let now = now_ms();
+    for _ in 0..3 {
+        record(store, &cleared, window, now).await;
+        record(store, &kept, window, now).await;
+    }
+    store
+        .clear_failures(&cleared)
+        .await
+        .unwrap_or_else(|e| panic!("clear: {e}"));
+    assert_eq!(
+        counts(store, &[cleared.clone(), kept.clone()], now).await,
+        [None, Some(3)]
+    );
+    assert_eq!(record(store, &cleared, window, now).await.count, 1);
+    store
+        .clear_failures(&throttle_key("nobody", "198.51.100.1"))
+        .await
+        .unwrap_or_else(|e| panic!("clearing a missing counter: {e}"));
+}
+
+/// Purging deletes the counters whose window has ended at `now`, and nothing else.
+pub async fn purge_removes_only_expired_failure_counters<S: AuthStore>(store: &S) {
+    let now = now_ms();
+    let ended = throttle_key("dave", "203.0.113.7");
+    let ends_now = throttle_key("erin", "203.0.113.7");
+    let live = throttle_key("frank", "203.0.113.7");
+    record(store, &ended, Duration::from_secs(60), now - hours(1)).await;
+    record(
+        store,
+        &ends_now,
+        Duration::from_secs(60),
+        now - Duration::from_secs(60),
+    )
+    .await;
+    record(store, &live, Duration::from_secs(60), now).await;
+    let purged = store.purge_expired_failures(now).await;
+    assert!(matches!(purged, Ok(2)), "{purged:?}");
+    assert_eq!(
+        counts(store, std::slice::from_ref(&live), now).await,
+        [Some(1)]
+    );
+    let again = store.purge_expired_failures(now).await;
+    assert!(matches!(again, Ok(0)), "{again:?}");
+    // Reading at an earlier time shows the purged counters are gone, not merely filtered.
+    let earlier = now - Duration::from_secs(90);
+    assert_eq!(
+        counts(store, &[ended, ends_now], earlier).await,
+        [None, None]
+    );
+}
+
+/// Counters of different users, addresses and scopes never share a count, and reads come
+/// back in the order asked, missing keys included.
+pub async fn failure_counters_are_isolated_by_key<S: AuthStore>(store: &S) {
+    let throttle = crate::throttle::LoginThrottle::default();
+    let now = now_ms();
+    let address: std::net::IpAddr = "203.0.113.7".parse().unwrap_or_else(|e| panic!("{e}"));
+    let other: std::net::IpAddr = "198.51.100.1".parse().unwrap_or_else(|e| panic!("{e}"));
+    let [ua, account, by_address] = throttle.keys("grace", Some(address));
+    let other_user = throttle.keys("heidi", Some(address));
+    let other_address = throttle.keys("grace", Some(other));
+    let window = Duration::from_secs(900);
+    for _ in 0..3 {
+        record(store, &ua, window, now).await;
+    }
+    record(store, &account, window, now).await;
+    for _ in 0..2 {
+        record(store, &other_user[0], window, now).await;
+    }
+    let asked = [
+        ua.clone(),
+        other_user[0].clone(),
+        other_address[0].clone(),
+        account.clone(),
+        by_address.clone(),
+        other_user[1].clone(),
+        other_address[2].clone(),
+        ua.clone(),
+    ];
+    assert_eq!(
+        counts(store, &asked, now).await,
+        [Some(3), Some(2), None, Some(1), None, None, None, Some(3)]
+    );
+    assert_eq!(counts(store, &[], now).await, Vec::<Option<u32>>::new());
+}
+
+/// Many failures recorded at once for one key, as from several server instances: none is lost
+/// and each sees a count of its own (the update is one atomic step, not a read then a write).
+pub async fn concurrent_failures_count_exactly<S: AuthStore>(store: &S) {
+    const TASKS: u32 = 50;
+    let key = throttle_key("ivan", "203.0.113.7");
+    let window = Duration::from_secs(900);
+    let now = now_ms();
+    let attempts = (0..TASKS).map(|_| store.record_failure(&key, window, now));
+    let results = futures_join_all(attempts).await;
+    let mut seen: Vec<u32> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("concurrent record: {e}")).count)
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=TASKS).collect::<Vec<_>>());
+    assert_eq!(
+        counts(store, std::slice::from_ref(&key), now).await,
+        [Some(TASKS)]
+    );
+}
+
+/// Polls every future at once on the current task (the store's pool runs them concurrently),
+/// without pulling in the `futures` crate for one function.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(Box::pin(future));
+    }
+    let mut outputs: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in set.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// Withdrawing takes one failure back, never below zero, and keeps the window.
+pub async fn withdrawing_a_failure_takes_one_back<S: AuthStore>(store: &S) {
+    use crate::throttle::ThrottleKey;
+    let key = ThrottleKey::account("withdrawn");
+    let now = now_ms();
+    let window = Duration::from_secs(60);
+    for _ in 0..3 {
+        store
+            .record_failure(&key, window, now)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    store
+        .withdraw_failure(&key)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let counts = store
+        .failure_counts(std::slice::from_ref(&key), now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        counts[0].map(|c| (c.count, c.window_ends_at)),
+        Some((2, now + window))
+    );
+    for _ in 0..5 {
+        store
+            .withdraw_failure(&key)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let counts = store
+        .failure_counts(std::slice::from_ref(&key), now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(counts[0].map(|c| c.count).unwrap_or(0), 0);
+    // Nothing to withdraw is not an error.
+    store
+        .withdraw_failure(&ThrottleKey::account("never-failed"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }

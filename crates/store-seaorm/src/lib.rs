@@ -9,6 +9,7 @@
 
 pub mod entity;
 pub mod migration;
+pub mod throttle;
 
 use async_trait::async_trait;
 use auth_core::session::{SessionDeadlines, SessionId};

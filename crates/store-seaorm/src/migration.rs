@@ -4,7 +4,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_integer_null, big_pk_auto, blob, boolean, string, text_null,
+    big_integer, big_integer_null, big_pk_auto, blob, boolean, string, text, text_null,
 };
 
 /// Every migration, in order.
@@ -13,7 +13,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateUsersAndSessions)]
+        vec![
+            Box::new(CreateUsersAndSessions),
+            Box::new(CreateLoginFailures),
+        ]
     }
 }
 
@@ -128,6 +131,56 @@ impl MigrationTrait for CreateUsersAndSessions {
             .await?;
         manager
             .drop_table(Table::drop().table(Users::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum LoginFailures {
+    Table,
+    Key,
+    Count,
+    WindowEndsAt,
+}
+
+/// Login-failure counters for throttling (contract §6), shared by every server instance.
+struct CreateLoginFailures;
+
+impl MigrationName for CreateLoginFailures {
+    fn name(&self) -> &str {
+        "m0002_create_login_failures"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateLoginFailures {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(LoginFailures::Table)
+                    // The primary key is what `ON CONFLICT (key)` upserts against.
+                    .col(text(LoginFailures::Key).primary_key())
+                    .col(big_integer(LoginFailures::Count))
+                    .col(big_integer(LoginFailures::WindowEndsAt))
+                    .to_owned(),
+            )
+            .await?;
+        // Purging stale counters goes by window end.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_login_failures_window_ends_at")
+                    .table(LoginFailures::Table)
+                    .col(LoginFailures::WindowEndsAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(LoginFailures::Table).to_owned())
             .await
     }
 }

@@ -8,13 +8,13 @@ use crate::context::browser_context;
 use crate::csrf::same_origin_guard;
 use crate::error::render_error_pages;
 use crate::state::AppState;
-use crate::{pages, static_files};
+use crate::{account, pages, static_files};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -29,12 +29,27 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// Wristband's routes plus `extra` (an embedding application's own routes), all behind
+/// Wristband's layers, so `extra`'s handlers can use [`crate::extract::CurrentUser`], the
+/// guards of [`crate::guard`] and CSRF-checked forms.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let pages = Router::new()
         .route("/", get(pages::home))
         .route("/register", get(pages::register_form).post(pages::register))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/dashboard", get(pages::dashboard))
         .route("/logout", get(pages::logout_page).post(pages::logout))
+        .route("/account", get(account::show))
+        .route("/account/sessions/revoke", post(account::revoke))
+        .route("/account/password", post(account::change_password))
+        .route(
+            "/reauthenticate",
+            get(account::reauthenticate_form).post(account::reauthenticate),
+        )
+        .merge(extra)
         .fallback(pages::not_found)
         .layer(from_fn_with_state(state.clone(), browser_context));
     let assets = Router::new()

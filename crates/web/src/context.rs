@@ -114,6 +114,11 @@ impl RequestContext {
         self.0.session.as_ref().map(|s| &s.user)
     }
 
+    /// How recent a password proof must be for sensitive actions (`session.fresh_for`).
+    pub fn fresh_for(&self) -> Duration {
+        self.0.app.0.fresh_for
+    }
+
     /// Where the request came from.
     pub fn client(&self) -> &ClientInfo {
         &self.0.client
@@ -374,8 +379,11 @@ fn apply_changes(
     stale: bool,
     had_flash_cookie: bool,
 ) {
-    // Outages and other 503s must leave the browser's cookies exactly as they were.
-    if response.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+    // Outages (503) and refusals (429) leave the browser's cookies exactly as they were.
+    if matches!(
+        response.status(),
+        axum::http::StatusCode::SERVICE_UNAVAILABLE | axum::http::StatusCode::TOO_MANY_REQUESTS
+    ) {
         return;
     }
     let changes = std::mem::take(&mut *context.changes());

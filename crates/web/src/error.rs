@@ -22,6 +22,12 @@ pub enum AppError {
     Unavailable,
     /// Every password-hashing worker is busy and the queue is full: 503 with `Retry-After`.
     Busy,
+    /// Too many failed logins for this username or from this address (login throttling):
+    /// 429 with `Retry-After`.
+    Throttled {
+        /// Seconds until the blocking window ends.
+        retry_after_seconds: u64,
+    },
     /// A cross-site or token-less state change: 403.
     Forbidden(&'static str),
     /// The body is not what the route takes (malformed, not UTF-8): 400.
@@ -32,6 +38,8 @@ pub enum AppError {
     PayloadTooLarge,
     /// No such page: 404.
     NotFound,
+    /// The action needs a recent login: 403 with a `…/reauthentication-required` problem.
+    ReauthenticationRequired,
     /// A bug: 500, with the detail logged.
     Internal(&'static str),
 }
@@ -94,6 +102,13 @@ impl AppError {
                     "Too many sign-ins are being processed right now. Please try again in a moment.",
                 ),
             ),
+            Self::Throttled { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                page(
+                    "Too many attempts",
+                    "There have been too many failed sign-in attempts. Please wait before trying again.",
+                ),
+            ),
             Self::Forbidden(detail) => (StatusCode::FORBIDDEN, page("Forbidden", detail)),
             Self::BadRequest(detail) => (StatusCode::BAD_REQUEST, page("Bad request", detail)),
             Self::UnsupportedMediaType => (
@@ -114,6 +129,13 @@ impl AppError {
                 StatusCode::NOT_FOUND,
                 page("Not found", "There is no page at this address."),
             ),
+            Self::ReauthenticationRequired => (
+                StatusCode::FORBIDDEN,
+                page(
+                    "Reauthentication required",
+                    "This action needs a recent login: confirm your password first.",
+                ),
+            ),
             Self::Internal(what) => {
                 tracing::error!(error = what, "internal error");
                 (
@@ -129,7 +151,14 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, page) = self.parts();
         let mut response = status.into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Self::Throttled {
+            retry_after_seconds,
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),
@@ -171,6 +200,15 @@ pub async fn render_error_pages(
 ) -> Response {
     let wants_json = prefers_json(request.headers());
     let mut response = next.run(request).await;
+    if wants_json
+        && response
+            .extensions_mut()
+            .remove::<crate::guard::ReauthenticationRedirect>()
+            .is_some()
+    {
+        // A JSON client cannot fill in the password form it would be redirected to.
+        response = AppError::ReauthenticationRequired.into_response();
+    }
     let Some(page) = response.extensions_mut().remove::<ErrorPage>() else {
         return response;
     };

@@ -34,19 +34,29 @@ const NEXT_VALUE: &AsciiSet = &CONTROLS
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub ActiveSession);
 
+/// `next` encoded for a query string (`/` kept readable).
+pub fn next_target(next: &str) -> String {
+    utf8_percent_encode(next, NEXT_VALUE).to_string()
+}
+
 /// The redirect to the login page, remembering where the visitor was going.
 #[derive(Debug)]
 pub struct LoginRedirect {
     next: String,
 }
 
+impl LoginRedirect {
+    /// A redirect that returns to `next` after login.
+    pub fn new(next: &str) -> Self {
+        Self {
+            next: next.to_owned(),
+        }
+    }
+}
+
 impl IntoResponse for LoginRedirect {
     fn into_response(self) -> Response {
-        let target = format!(
-            "/login?next={}",
-            utf8_percent_encode(&self.next, NEXT_VALUE)
-        );
-        Redirect::to(&target).into_response()
+        Redirect::to(&format!("/login?next={}", next_target(&self.next))).into_response()
     }
 }
 

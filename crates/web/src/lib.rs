@@ -7,16 +7,20 @@
 //! - [`extract`]: [`CurrentUser`](extract::CurrentUser) (redirects anonymous visitors to log
 //!   in) and CSRF-checked forms; [`csrf`]: refusal of cross-site requests.
 //! - [`pages`]: the HTML routes; [`error`]: error responses and pages.
+//! - [`throttle`]: login throttling around password checks.
 //! - [`server`]: HTTP/1.1 serving with a header deadline and graceful shutdown.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod app;
 pub mod config;
 pub mod context;
+pub mod credentials;
 pub mod csrf;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod pages;
 pub mod redirect;
 pub mod server;
@@ -26,6 +30,7 @@ pub mod static_files;
 pub mod stores;
 pub mod telemetry;
 pub mod templates;
+pub mod throttle;
 
-pub use app::router;
+pub use app::{router, router_with};
 pub use state::AppState;

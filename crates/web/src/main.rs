@@ -115,6 +115,30 @@ async fn open_store(
         })
 }
 
+/// How often expired sessions and stale throttle counters are deleted. Neither is ever read
+/// once expired (every query filters on time), so this only keeps the tables small.
+const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Deletes expired sessions and stale login-failure counters every [`PURGE_INTERVAL`], for as
+/// long as the server runs. Failures are logged and retried at the next tick.
+async fn purge_periodically(store: std::sync::Arc<dyn auth_core::AuthStore>) {
+    let mut ticker = tokio::time::interval(PURGE_INTERVAL);
+    // After a stall (a suspended machine), purge once rather than in a burst.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = time::OffsetDateTime::now_utc();
+        match store.purge_expired_sessions(now).await {
+            Ok(purged) => tracing::debug!(purged, "expired sessions purged"),
+            Err(error) => tracing::warn!(%error, "could not purge expired sessions"),
+        }
+        match store.purge_expired_failures(now).await {
+            Ok(purged) => tracing::debug!(purged, "stale login-failure counters purged"),
+            Err(error) => tracing::warn!(%error, "could not purge stale login-failure counters"),
+        }
+    }
+}
+
 async fn serve(config: LoadedConfig, bind: Option<SocketAddr>) -> Result<(), Failure> {
     if config.random_key {
         tracing::warn!(
@@ -124,6 +148,8 @@ async fn serve(config: LoadedConfig, bind: Option<SocketAddr>) -> Result<(), Fai
     }
     let store = open_store(&config).await?;
     let state = AppState::new(&config, store).map_err(|e| Failure::Runtime(e.to_string()))?;
+    // Ends with the runtime when serving stops; nothing is lost if a purge is cut short.
+    tokio::spawn(purge_periodically(std::sync::Arc::clone(state.store())));
     let address = bind.unwrap_or(config.settings.server.bind);
     let listener = server::bind(address)
         .await

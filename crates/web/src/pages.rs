@@ -1,13 +1,12 @@
 //! The HTML pages of the contract's section 4: home, register, login, dashboard, logout.
 
 use crate::context::RequestContext;
+use crate::credentials::{self, CredentialCheck};
 use crate::error::AppError;
 use crate::extract::{CsrfForm, CurrentUser, HasCsrfToken};
 use crate::redirect::safe_next;
 use crate::state::AppState;
-use auth_core::{
-    PasswordHasher, PasswordRuleViolation, SecretString, StoreError, Username, Verification,
-};
+use auth_core::{PasswordHasher, PasswordRuleViolation, SecretString, StoreError, Username};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::Uri;
@@ -178,6 +177,13 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
+impl NextQuery {
+    /// The `next` value as given (not yet checked with [`safe_next`]).
+    pub fn next(&self) -> Option<&str> {
+        self.next.as_deref()
+    }
+}
+
 /// What the login form shows again after a failure.
 #[derive(Debug, Default, Serialize)]
 struct LoginFormValues<'a> {
@@ -245,68 +251,38 @@ pub async fn login(
     context: RequestContext,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<Response, AppError> {
+    let client = context.client().address;
     let password = SecretString::new(form.password);
     let remember = form
         .remember
         .as_deref()
         .is_some_and(|v| !v.is_empty() && v != "0");
     let next = form.next.as_deref().and_then(safe_next);
-    let client = context.client().address;
-    let failure = |context: &RequestContext| {
-        let values = LoginFormValues {
-            username: &form.username,
-            next,
-            remember,
-        };
-        login_page(
-            &app,
-            context,
-            StatusCode::UNAUTHORIZED,
-            &values,
-            Some(INVALID_CREDENTIALS),
-        )
-    };
-    let credentials = match Username::parse(&form.username) {
-        Ok(username) => app.0.store.find_credentials(&username).await?,
-        Err(_) => None,
-    };
-    let Some(credentials) = credentials else {
-        // Unknown user: the same hashing work as a wrong password, so timing tells nothing.
-        app.0.hasher.verify_dummy(&password).await?;
-        tracing::info!(event = "login.failure", reason = "unknown user", username = ?form.username, client = ?client, "login failed");
-        return Ok(failure(&context));
-    };
-    let user = credentials.user;
-    let verification = match app
-        .0
-        .hasher
-        .verify(&password, &credentials.password_hash)
-        .await
-    {
-        Ok(v) => v,
-        Err(auth_core::HashError::UnsupportedHash) => {
-            tracing::error!(user_id = %user.id, "stored password hash is unreadable");
-            Verification::Mismatch
-        }
-        Err(other) => return Err(other.into()),
-    };
-    let Verification::Match { needs_rehash } = verification else {
-        tracing::info!(event = "login.failure", reason = "wrong password", user_id = %user.id, client = ?client, "login failed");
-        return Ok(failure(&context));
-    };
-    if needs_rehash {
-        // Upgrade on login; a failure here must not fail the login itself.
-        match app.0.hasher.hash(&password).await {
-            Ok(hash) => {
-                if let Err(error) = app.0.store.set_password_hash(user.id, &hash).await {
-                    tracing::warn!(%error, user_id = %user.id, "could not store the upgraded hash");
-                } else {
-                    tracing::info!(event = "password.rehash", user_id = %user.id, "password hash upgraded");
+    let user = match credentials::check(&app, &form.username, &password, client).await? {
+        CredentialCheck::Valid { user } => user,
+        CredentialCheck::Invalid { user_id } => {
+            match user_id {
+                Some(user_id) => {
+                    tracing::info!(event = "login.failure", reason = "wrong password", %user_id, client = ?client, "login failed")
+                }
+                None => {
+                    tracing::info!(event = "login.failure", reason = "unknown user", username = ?form.username, client = ?client, "login failed")
                 }
             }
-            Err(error) => tracing::warn!(%error, user_id = %user.id, "could not upgrade the hash"),
+            let values = LoginFormValues {
+                username: &form.username,
+                next,
+                remember,
+            };
+            return Ok(login_page(
+                &app,
+                &context,
+                StatusCode::UNAUTHORIZED,
+                &values,
+                Some(INVALID_CREDENTIALS),
+            ));
         }
-    }
+    };
     // A new session id at every login: any session the browser had before is ended.
     if let Some(previous) = context.session() {
         app.0.sessions.end(previous).await?;

@@ -270,24 +270,7 @@ impl Sessions {
     pub fn cookie_value(&self, session: &ActiveSession) -> Result<String, SessionError> {
         match &session.handle {
             SessionHandle::Database { token, .. } => Ok(token.encode()),
-            SessionHandle::Cookie => {
-                let payload = CookiePayload {
-                    v: PAYLOAD_VERSION,
-                    uid: session.user.id.0,
-                    iat: ms(session.created_at),
-                    seen: ms(session.last_seen_at),
-                    auth: ms(session.authenticated_at),
-                    rem: session.remember,
-                    stamp: session.user.auth_stamp.clone(),
-                };
-                let json = serde_json::to_vec(&payload).map_err(|_| SessionError::Encoding)?;
-                let value = URL_SAFE_NO_PAD.encode(json);
-                // Signature, name and attributes add about 150 bytes; keep a margin.
-                if value.len() + 256 > MAX_COOKIE_BYTES {
-                    return Err(SessionError::TooLarge(value.len()));
-                }
-                Ok(value)
-            }
+            SessionHandle::Cookie => encode_payload(session),
         }
     }
 
@@ -457,6 +440,27 @@ impl Sessions {
     }
 }
 
+/// The cookie store's value for `session`: base64url of the versioned JSON payload; refused
+/// when the whole cookie could exceed [`MAX_COOKIE_BYTES`].
+fn encode_payload(session: &ActiveSession) -> Result<String, SessionError> {
+    let payload = CookiePayload {
+        v: PAYLOAD_VERSION,
+        uid: session.user.id.0,
+        iat: ms(session.created_at),
+        seen: ms(session.last_seen_at),
+        auth: ms(session.authenticated_at),
+        rem: session.remember,
+        stamp: session.user.auth_stamp.clone(),
+    };
+    let json = serde_json::to_vec(&payload).map_err(|_| SessionError::Encoding)?;
+    let value = URL_SAFE_NO_PAD.encode(json);
+    // The signature, the name and the attributes add about 150 bytes; keep a margin.
+    if value.len() + 256 > MAX_COOKIE_BYTES {
+        return Err(SessionError::TooLarge(value.len()));
+    }
+    Ok(value)
+}
+
 /// Why a session cookie could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -466,4 +470,36 @@ pub enum SessionError {
     /// Serialising the payload failed.
     #[error("the session payload could not be encoded")]
     Encoding,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auth_core::{UserId, Username};
+
+    fn session(stamp: String) -> ActiveSession {
+        let now = OffsetDateTime::now_utc();
+        ActiveSession {
+            user: User {
+                id: UserId(7),
+                username: Username::parse("zed").unwrap(),
+                auth_stamp: stamp,
+                created_at: now,
+            },
+            created_at: now,
+            last_seen_at: now,
+            authenticated_at: now,
+            deadlines: SessionTimeouts::default().deadlines(now, false),
+            remember: false,
+            user_agent: None,
+            handle: SessionHandle::Cookie,
+        }
+    }
+
+    #[test]
+    fn payloads_over_4_kib_are_refused_before_sending() {
+        assert!(encode_payload(&session("a".repeat(32))).is_ok());
+        let too_big = encode_payload(&session("a".repeat(4000)));
+        assert!(matches!(too_big, Err(SessionError::TooLarge(_))));
+    }
 }

@@ -4,7 +4,7 @@ use crate::config::LoadedConfig;
 use crate::sessions::Sessions;
 use crate::templates::Templates;
 use auth_core::keys::DerivedKey;
-use auth_core::{Argon2Hasher, AuthStore, CookieSigner, KeyPurpose, PasswordPolicy};
+use auth_core::{Argon2Hasher, AuthStore, CookieSigner, KeyPurpose, LoginThrottle, PasswordPolicy};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +59,7 @@ pub(crate) struct AppInner {
     pub fresh_for: Duration,
     pub hasher: Argon2Hasher,
     pub policy: PasswordPolicy,
+    pub throttle: LoginThrottle,
     pub cookies: CookieNames,
     pub session_signer: CookieSigner,
     pub csrf_signer: CookieSigner,
@@ -96,6 +97,7 @@ impl AppState {
             store,
             hasher: Argon2Hasher::start(config.hasher_config())?,
             policy: config.password_policy(),
+            throttle: crate::throttle::policy(&config.settings.login),
             cookies: CookieNames::new(&config.settings.session.cookie_name, secure),
             session_signer: keys.cookie_signer(KeyPurpose::SessionCookie),
             csrf_signer: keys.cookie_signer(KeyPurpose::CsrfCookie),

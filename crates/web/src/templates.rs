@@ -4,7 +4,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 /// The templates, embedded at compile time so the binary needs no files beside it.
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 9] = [
     ("base.html", include_str!("../templates/base.html")),
     ("index.html", include_str!("../templates/index.html")),
     ("register.html", include_str!("../templates/register.html")),
@@ -15,6 +15,11 @@ const TEMPLATES: [(&str, &str); 7] = [
     ),
     ("logout.html", include_str!("../templates/logout.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("account.html", include_str!("../templates/account.html")),
+    (
+        "reauthenticate.html",
+        include_str!("../templates/reauthenticate.html"),
+    ),
 ];
 
 /// The compiled templates.

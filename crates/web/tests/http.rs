@@ -187,7 +187,13 @@ on_every_backend! {
         assert_eq!(b.logout().await.status, StatusCode::SEE_OTHER);
         let mut replay = f.app.browser();
         replay.cookies = saved;
-        assert_anonymous_redirect(&replay.get("/dashboard").await);
+        let page = replay.get("/dashboard").await;
+        if backend.database_sessions() {
+            assert_anonymous_redirect(&page);
+        } else {
+            // The cookie store's documented limit: nothing on the server to delete.
+            assert_eq!(page.status, StatusCode::OK);
+        }
     }
 
     async fn any_changed_byte_in_the_session_cookie_is_anonymous(backend: Backend) {
@@ -347,7 +353,9 @@ on_every_backend! {
         let before = store.list_user_sessions(user.id, time::OffsetDateTime::now_utc()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         for _ in 0..3 {
-            assert_eq!(b.get("/dashboard").await.status, StatusCode::OK);
+            let page = b.get("/dashboard").await;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(page.set_cookie("wristband_session").is_none(), "nothing re-sent either");
         }
         let after = store.list_user_sessions(user.id, time::OffsetDateTime::now_utc()).await.unwrap();
         assert_eq!(before, after, "last_seen_at untouched within the touch interval");
@@ -362,20 +370,22 @@ on_every_backend! {
         assert_ne!(first["wristband_session"], b.cookies["wristband_session"], "new session id");
         let mut old = f.app.browser();
         old.cookies = first;
-        assert_anonymous_redirect(&old.get("/dashboard").await);
+        if backend.database_sessions() {
+            assert_anonymous_redirect(&old.get("/dashboard").await);
+        }
         assert_eq!(b.get("/dashboard").await.status, StatusCode::OK);
     }
 
     async fn cookies_signed_with_a_fallback_key_are_accepted_and_resigned(backend: Backend) {
         let database = common::Database::new(backend).await;
         let old_key = "an-old-secret-key-that-is-also-long-enough";
-        let before = common::TestApp::start(&database, common::test_settings(&database.url), common::keys(old_key, &[])).await;
+        let before = common::TestApp::start(&database, common::backend_settings(backend, &database.url), common::keys(old_key, &[])).await;
         let mut b = before.browser();
         b.sign_up("quinn").await;
         let old_cookie = b.cookies["wristband_session"].clone();
         before.stop().await;
 
-        let rotated = common::TestApp::start(&database, common::test_settings(&database.url), common::keys(SECRET, &[old_key])).await;
+        let rotated = common::TestApp::start(&database, common::backend_settings(backend, &database.url), common::keys(SECRET, &[old_key])).await;
         let mut b2 = Browser::new(&rotated.base);
         b2.cookies.insert("wristband_session".into(), old_cookie.clone());
         let page = b2.get("/dashboard").await;
@@ -386,7 +396,7 @@ on_every_backend! {
         rotated.stop().await;
 
         // A server that does not list the old key treats the cookie as anonymous.
-        let stranger = common::TestApp::start(&database, common::test_settings(&database.url), common::keys(SECRET, &[])).await;
+        let stranger = common::TestApp::start(&database, common::backend_settings(backend, &database.url), common::keys(SECRET, &[])).await;
         let mut b3 = Browser::new(&stranger.base);
         b3.cookies.insert("wristband_session".into(), old_cookie);
         assert_anonymous_redirect(&b3.get("/dashboard").await);
@@ -394,11 +404,11 @@ on_every_backend! {
 
     async fn hashes_are_upgraded_when_parameters_change(backend: Backend) {
         let database = common::Database::new(backend).await;
-        let first = common::TestApp::start(&database, common::test_settings(&database.url), common::keys(SECRET, &[])).await;
+        let first = common::TestApp::start(&database, common::backend_settings(backend, &database.url), common::keys(SECRET, &[])).await;
         let mut b = first.browser();
         assert_eq!(b.register("rita", PASSWORD).await.status, StatusCode::SEE_OTHER);
         first.stop().await;
-        let mut stronger = common::test_settings(&database.url);
+        let mut stronger = common::backend_settings(backend, &database.url);
         stronger.password.argon2.memory_kib = 128;
         let second = common::TestApp::start(&database, stronger, common::keys(SECRET, &[])).await;
         let rita = auth_core::Username::parse("rita").unwrap();

@@ -12,7 +12,7 @@ use store_seaorm::sea_orm::{ConnectionTrait, Database, TransactionTrait};
 /// SQLite's outage: another process holds the write lock past the busy timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_locked_past_the_busy_timeout_answers_503_and_recovers() {
-    let f = spawn(Backend::Sqlite, |_| {}).await;
+    let f = spawn(Backend::SQLITE, |_| {}).await;
     let mut b = f.app.browser();
     b.sign_up("uma").await;
     assert_eq!(b.logout().await.status, StatusCode::SEE_OTHER);

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_database_act_as_one_server() {
-    let database = Database::new(Backend::Postgres).await;
+    let database = Database::new(Backend::POSTGRES).await;
     // Both start at the same moment on an empty database: both must come up.
     let (a, b) = tokio::join!(
         ServerProcess::start(&database.url, SECRET),

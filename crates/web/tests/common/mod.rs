@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use web::AppState;
-use web::config::{LoadedConfig, Profile, SecureSetting, Settings};
+use web::config::{LoadedConfig, Profile, SecureSetting, SessionStoreKind, Settings};
 
 /// A key long enough for every profile.
 pub const SECRET: &str = "test-secret-key-that-is-at-least-32-bytes-long";
@@ -20,11 +20,42 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Which database a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub enum Store {
     /// A fresh SQLite file in a temporary folder.
     Sqlite,
     /// A fresh database on the server `WRISTBAND_TEST_POSTGRES_URL` names.
     Postgres,
+}
+
+/// One leg of the test matrix: a database and a session store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backend {
+    pub store: Store,
+    pub sessions: SessionStoreKind,
+}
+
+impl Backend {
+    pub const SQLITE: Self = Self {
+        store: Store::Sqlite,
+        sessions: SessionStoreKind::Database,
+    };
+    pub const SQLITE_COOKIE: Self = Self {
+        store: Store::Sqlite,
+        sessions: SessionStoreKind::Cookie,
+    };
+    pub const POSTGRES: Self = Self {
+        store: Store::Postgres,
+        sessions: SessionStoreKind::Database,
+    };
+    pub const POSTGRES_COOKIE: Self = Self {
+        store: Store::Postgres,
+        sessions: SessionStoreKind::Cookie,
+    };
+
+    /// Sessions live in the database (so logout and single-session revocation are server-side).
+    pub fn database_sessions(self) -> bool {
+        self.sessions == SessionStoreKind::Database
+    }
 }
 
 /// Where a test app keeps its data; shared by several apps to simulate restarts.
@@ -51,15 +82,15 @@ impl Database {
     }
 
     pub async fn new(backend: Backend) -> Self {
-        match backend {
-            Backend::Sqlite => {
+        match backend.store {
+            Store::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 Self {
                     url: format!("sqlite://{}", dir.path().join("wristband.db").display()),
                     _keep: DatabaseGuard::Folder(dir),
                 }
             }
-            Backend::Postgres => {
+            Store::Postgres => {
                 let database = store_postgres::testing::TestDatabase::create().await;
                 Self {
                     url: database.url.clone(),
@@ -78,6 +109,13 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.password.argon2.iterations = 1;
     settings.password.workers = Some(2);
     settings.session.secure = SecureSetting::Off;
+    settings
+}
+
+/// [`test_settings`] for one leg of the matrix.
+pub fn backend_settings(backend: Backend, database_url: &str) -> Settings {
+    let mut settings = test_settings(database_url);
+    settings.session.store = backend.sessions;
     settings
 }
 
@@ -100,6 +138,16 @@ pub struct TestApp {
 impl TestApp {
     /// Starts the app on a random port over `database`.
     pub async fn start(database: &Database, settings: Settings, keys: KeyRing) -> Self {
+        Self::start_with(database, settings, keys, axum::Router::new()).await
+    }
+
+    /// Starts the app with `extra` routes behind Wristband's layers.
+    pub async fn start_with(
+        database: &Database,
+        settings: Settings,
+        keys: KeyRing,
+        extra: axum::Router<AppState>,
+    ) -> Self {
         let mut settings = settings;
         settings.database.url = database.url.clone();
         let config = LoadedConfig {
@@ -118,7 +166,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel();
-        let router = web::router(state.clone());
+        let router = web::router_with(state.clone(), extra);
         let header_timeout = state.header_timeout();
         let task = tokio::spawn(async move {
             web::server::serve(listener, router, header_timeout, async {
@@ -155,10 +203,19 @@ pub struct Fixture {
 }
 
 pub async fn spawn(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Fixture {
+    spawn_with(backend, tweak, axum::Router::new()).await
+}
+
+/// [`spawn`] with extra routes behind Wristband's layers.
+pub async fn spawn_with(
+    backend: Backend,
+    tweak: impl FnOnce(&mut Settings),
+    extra: axum::Router<AppState>,
+) -> Fixture {
     let database = Database::new(backend).await;
-    let mut settings = test_settings(&database.url);
+    let mut settings = backend_settings(backend, &database.url);
     tweak(&mut settings);
-    let app = TestApp::start(&database, settings, keys(SECRET, &[])).await;
+    let app = TestApp::start_with(&database, settings, keys(SECRET, &[]), extra).await;
     Fixture { app, database }
 }
 
@@ -199,6 +256,19 @@ impl Page {
         let start = self.body.find(marker).expect("page has a csrf_token field") + marker.len();
         let end = self.body[start..].find('"').unwrap() + start;
         self.body[start..end].to_owned()
+    }
+
+    /// Every `value` of inputs named `name` on the page.
+    pub fn input_values(&self, name: &str) -> Vec<String> {
+        let marker = format!("name=\"{name}\" value=\"");
+        self.body
+            .match_indices(&marker)
+            .map(|(at, _)| {
+                let start = at + marker.len();
+                let end = self.body[start..].find('"').unwrap() + start;
+                self.body[start..end].to_owned()
+            })
+            .collect()
     }
 
     /// The body without the per-request CSRF token, for comparing two pages.
@@ -348,8 +418,9 @@ impl Browser {
     }
 }
 
-/// Defines `async fn $name(backend: Backend)` once and runs it on every backend, each as its
-/// own test (`$name::sqlite`, …).
+/// Defines `async fn $name(backend: Backend)` once and runs it on every leg of the matrix
+/// (SQLite and PostgreSQL × database and cookie sessions), each as its own test
+/// (`$name::sqlite_database_sessions`, …).
 #[macro_export]
 macro_rules! on_every_backend {
     ($(async fn $name:ident($backend:ident: Backend) $body:block)*) => {
@@ -361,13 +432,23 @@ macro_rules! on_every_backend {
                 async fn run($backend: Backend) $body
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    run(Backend::Sqlite).await;
+                async fn sqlite_database_sessions() {
+                    run(Backend::SQLITE).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    run(Backend::Postgres).await;
+                async fn sqlite_cookie_sessions() {
+                    run(Backend::SQLITE_COOKIE).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_database_sessions() {
+                    run(Backend::POSTGRES).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_cookie_sessions() {
+                    run(Backend::POSTGRES_COOKIE).await;
                 }
             }
         )*
@@ -383,13 +464,25 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the binary on a free port over `database_url` and waits until `/healthz` is OK.
     pub async fn start(database_url: &str, secret: &str) -> Self {
+        Self::start_with(database_url, secret, &[], None).await
+    }
+
+    /// [`start`](Self::start) with extra environment variables, and stderr (the log) written
+    /// to `log` when given.
+    pub async fn start_with(
+        database_url: &str,
+        secret: &str,
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let config_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_wristband"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wristband"));
+        command
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .env("WRISTBAND_PROFILE", "test")
             .env("WRISTBAND_CONFIG_DIR", config_dir)
@@ -399,9 +492,14 @@ impl ServerProcess {
             .env("WRISTBAND_PASSWORD__ARGON2__ITERATIONS", "1")
             .env("WRISTBAND_DATABASE__MAX_CONNECTIONS", "4")
             .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+            .stdout(std::process::Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        if let Some(log) = log {
+            command.stderr(std::fs::File::create(log).unwrap());
+        }
+        let child = command.spawn().unwrap();
         let server = Self {
             base: format!("http://127.0.0.1:{port}"),
             child,

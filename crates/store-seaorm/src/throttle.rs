@@ -1,0 +1,174 @@
+//! Login-failure counters ([`FailureCounterStore`]) in the `login_failures` table.
+//!
+//! One row per [`ThrottleKey`]: the failures counted in the current window and when the window
+//! ends (Unix ms). Counting is a single `INSERT … ON CONFLICT (key) DO UPDATE … RETURNING`
+//! statement, which SQLite (3.35+) and PostgreSQL both run atomically, so failures recorded at
+//! the same moment by several server instances are all counted.
+
+use crate::{SeaStore, from_ms, to_ms};
+use async_trait::async_trait;
+use auth_core::StoreError;
+use auth_core::throttle::{FailureCount, FailureCounterStore, ThrottleKey};
+use sea_orm::sea_query::{Alias, CaseStatement, Expr, OnConflict, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// The `login_failures` table.
+pub mod login_failure {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `login_failures`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "login_failures")]
+    pub struct Model {
+        /// [`auth_core::ThrottleKey::as_str`].
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        /// Failures in the current window.
+        pub count: i64,
+        /// End of the current window, Unix ms; the row is stale from then on.
+        pub window_ends_at: i64,
+    }
+
+    /// `login_failures` relates to nothing: counters exist for unknown usernames too.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+use login_failure::{Column, Entity};
+
+fn count_from(model: &login_failure::Model) -> Result<FailureCount, StoreError> {
+    Ok(FailureCount {
+        // A count past u32::MAX cannot happen within any window; saturate rather than fail.
+        count: u32::try_from(model.count.max(0)).unwrap_or(u32::MAX),
+        window_ends_at: from_ms(model.window_ends_at)?,
+    })
+}
+
+/// Unix ms `window` after `now`, saturating rather than overflowing on absurd windows.
+fn window_end_ms(now: OffsetDateTime, window: Duration) -> i64 {
+    let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+    to_ms(now).saturating_add(window_ms)
+}
+
+#[async_trait]
+impl FailureCounterStore for SeaStore {
+    async fn failure_counts(
+        &self,
+        keys: &[ThrottleKey],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Option<FailureCount>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One read for every key; stale rows are filtered here, purged later.
+        let rows = Entity::find()
+            .filter(Column::Key.is_in(keys.iter().map(|k| k.as_str().to_owned())))
+            .filter(Column::WindowEndsAt.gt(to_ms(now)))
+            .all(self.connection())
+            .await
+            .map_err(|e| self.error(e))?;
+        let by_key: HashMap<&str, &login_failure::Model> =
+            rows.iter().map(|row| (row.key.as_str(), row)).collect();
+        keys.iter()
+            .map(|key| {
+                by_key
+                    .get(key.as_str())
+                    .map(|row| count_from(row))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    async fn record_failure(
+        &self,
+        key: &ThrottleKey,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<FailureCount, StoreError> {
+        use sea_orm::sea_query::ExprTrait;
+        let table = Alias::new("login_failures");
+        let stored = |column: Column| Expr::col((table.clone(), column));
+        let proposed = |column: Column| Expr::col((Alias::new("excluded"), column));
+        // In `DO UPDATE SET`, every expression sees the row as it was before the update, so both
+        // columns test the same (old) window end.
+        let ended = || stored(Column::WindowEndsAt).lte(to_ms(now));
+        let count = CaseStatement::new()
+            .case(ended(), Expr::val(1i64))
+            .finally(stored(Column::Count).add(1i64));
+        let window_ends_at = CaseStatement::new()
+            .case(ended(), proposed(Column::WindowEndsAt))
+            .finally(stored(Column::WindowEndsAt));
+        let mut insert = Query::insert();
+        insert
+            .into_table(Entity)
+            .columns([Column::Key, Column::Count, Column::WindowEndsAt])
+            .values([
+                key.as_str().into(),
+                1i64.into(),
+                window_end_ms(now, window).into(),
+            ])
+            .map_err(|e| StoreError::Database(e.to_string()))?
+            .on_conflict(
+                OnConflict::column(Column::Key)
+                    .values([
+                        (Column::Count, count.into()),
+                        (Column::WindowEndsAt, window_ends_at.into()),
+                    ])
+                    .to_owned(),
+            )
+            .returning(Query::returning().columns([Column::Count, Column::WindowEndsAt]));
+        let row = self
+            .connection()
+            .query_one(&insert)
+            .await
+            .map_err(|e| self.error(e))?
+            .ok_or_else(|| StoreError::Database("the upsert returned no row".into()))?;
+        let model = login_failure::Model {
+            key: key.as_str().to_owned(),
+            count: row.try_get("", "count").map_err(|e| self.error(e))?,
+            window_ends_at: row
+                .try_get("", "window_ends_at")
+                .map_err(|e| self.error(e))?,
+        };
+        count_from(&model)
+    }
+
+    async fn withdraw_failure(&self, key: &ThrottleKey) -> Result<(), StoreError> {
+        // One statement, so concurrent withdrawals and records stay exact.
+        Entity::update_many()
+            .col_expr(
+                Column::Count,
+                sea_orm::sea_query::ExprTrait::sub(Expr::col(Column::Count), 1),
+            )
+            .filter(Column::Key.eq(key.as_str()))
+            .filter(Column::Count.gt(0))
+            .exec(self.connection())
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    async fn clear_failures(&self, key: &ThrottleKey) -> Result<(), StoreError> {
+        Entity::delete_many()
+            .filter(Column::Key.eq(key.as_str()))
+            .exec(self.connection())
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    async fn purge_expired_failures(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        // Served by `idx_login_failures_window_ends_at`.
+        let result = Entity::delete_many()
+            .filter(Column::WindowEndsAt.lte(to_ms(now)))
+            .exec(self.connection())
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(result.rows_affected)
+    }
+}
