@@ -21,14 +21,16 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// What a re-entered password turned out to be.
-enum PasswordCheck {
+pub(crate) enum PasswordCheck {
+    /// It is the user's password.
     Correct,
+    /// It is not.
     Wrong,
 }
 
 /// Checks the logged-in user's password (re-authentication or password change): throttled
 /// like a login, one hash verification.
-async fn check_password(
+pub(crate) async fn check_password(
     app: &AppState,
     context: &RequestContext,
     session: &ActiveSession,
@@ -45,7 +47,7 @@ async fn check_password(
     }
 }
 
-fn is_fresh(app: &AppState, context: &RequestContext) -> bool {
+pub(crate) fn is_fresh(app: &AppState, context: &RequestContext) -> bool {
     check(&FreshLogin(app.0.fresh_for), context).is_ok()
 }
 

@@ -8,14 +8,15 @@ use crate::context::browser_context;
 use crate::csrf::same_origin_guard;
 use crate::error::render_error_pages;
 use crate::state::AppState;
-use crate::{account, pages, static_files};
+use crate::{account, api, pages, static_files};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::time::Duration;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -32,11 +33,11 @@ pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
 }
 
-/// Wristband's routes plus `extra` (an embedding application's own routes), all behind
-/// Wristband's layers, so `extra`'s handlers can use [`crate::extract::CurrentUser`], the
-/// guards of [`crate::guard`] and CSRF-checked forms.
-pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
-    let pages = Router::new()
+/// Wristband's routes plus `extra` (an embedding application's own routes, with its own state
+/// already applied), all behind Wristband's layers, so `extra`'s handlers can use
+/// [`crate::extract::CurrentUser`], the guards of [`crate::guard`] and CSRF-checked forms.
+pub fn router_with(state: AppState, extra: Router) -> Router {
+    let html: Router = Router::new()
         .route("/", get(pages::home))
         .route("/register", get(pages::register_form).post(pages::register))
         .route("/login", get(pages::login_form).post(pages::login))
@@ -49,21 +50,34 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             "/reauthenticate",
             get(account::reauthenticate_form).post(account::reauthenticate),
         )
+        .with_state(state.clone());
+    let mut api: Router = Router::new()
+        .nest(
+            "/api/v1",
+            api::routes().layer(from_fn(api::require_json_bodies)),
+        )
+        .with_state(state.clone());
+    if let Some(cors) = cors_layer(&state) {
+        api = api.layer(cors);
+    }
+    let with_sessions = html
+        .merge(api)
         .merge(extra)
         .fallback(pages::not_found)
         .layer(from_fn_with_state(state.clone(), browser_context));
-    let assets = Router::new()
+    let assets: Router = Router::new()
         .route("/healthz", get(health))
         .route("/static/app.css", get(static_files::stylesheet))
         .route(
             "/static/password-toggle.js",
             get(static_files::password_toggle_script),
-        );
+        )
+        .with_state(state.clone());
     let secure = state.cookie_names().secure;
     let body_limit = state.0.body_limit;
-    let mut app = pages
+    let mut app = with_sessions
         .merge(assets)
-        .layer(from_fn(same_origin_guard))
+        .layer(from_fn_with_state(state.clone(), same_origin_guard))
         .layer(from_fn_with_state(state.clone(), render_error_pages))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
@@ -86,7 +100,22 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             tracing::info_span!("request", method = %request.method(), path = request.uri().path())
         }),
     )
-    .with_state(state)
+}
+
+/// CORS for the API, only for `server.cors_origins` (credentials allowed for those alone);
+/// `None` when the list is empty, so no `Access-Control-Allow-*` header is ever sent.
+fn cors_layer(state: &AppState) -> Option<CorsLayer> {
+    let origins = state.0.cors_origins.clone();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_credentials(true)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::CONTENT_TYPE]),
+    )
 }
 
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

@@ -550,6 +550,27 @@ fn load_keys(profile: Profile) -> Result<(KeyRing, bool, Option<&'static str>), 
 }
 
 impl LoadedConfig {
+    /// Configuration for an application that embeds Wristband and reads its own
+    /// configuration: `figment` holds Wristband's keys at its top level (for instance
+    /// `their_figment.focus("wristband")`); missing keys take Wristband's defaults.
+    pub fn from_figment(
+        figment: Figment,
+        profile: Profile,
+        keys: KeyRing,
+    ) -> Result<Self, ConfigError> {
+        let figment = Figment::from(Serialized::defaults(Settings::default())).merge(figment);
+        let settings: Settings = figment.extract()?;
+        validate(&settings)?;
+        Ok(Self {
+            settings,
+            profile,
+            keys,
+            random_key: false,
+            figment,
+            secret_key_source: None,
+        })
+    }
+
     /// Whether cookies are `Secure` (and HSTS is sent).
     pub fn secure_cookies(&self) -> bool {
         match self.settings.session.secure {

@@ -1,11 +1,14 @@
 //! Checking a username and password: one implementation for login, re-authentication and
 //! password change (and the JSON API), throttled, with the same cost for unknown users.
 
+use crate::context::RequestContext;
 use crate::error::AppError;
+use crate::sessions::ActiveSession;
 use crate::state::AppState;
 use crate::throttle::LoginAttempt;
 use auth_core::{HashError, PasswordHasher, SecretString, User, UserId, Username, Verification};
 use std::net::IpAddr;
+use time::OffsetDateTime;
 
 /// What a credential check found.
 #[derive(Debug)]
@@ -90,6 +93,45 @@ async fn verify(
             Ok(CredentialCheck::Valid { user })
         }
     }
+}
+
+/// Logs a failed credential check: the user id when the name exists, the (escaped) name as
+/// typed when it does not.
+pub fn log_failure(user_id: Option<UserId>, raw_username: &str, client: Option<IpAddr>) {
+    match user_id {
+        Some(user_id) => {
+            tracing::info!(event = "login.failure", reason = "wrong password", %user_id, client = ?client, "login failed");
+        }
+        None => {
+            tracing::info!(event = "login.failure", reason = "unknown user", username = ?raw_username, client = ?client, "login failed");
+        }
+    }
+}
+
+/// Logs `user` in on this request: ends any session the browser already had (a new session id
+/// at every login), starts a new one, and queues its cookie (rotating the CSRF secret).
+pub async fn log_in(
+    app: &AppState,
+    context: &RequestContext,
+    user: User,
+    remember: bool,
+) -> Result<ActiveSession, AppError> {
+    if let Some(previous) = context.session() {
+        app.0.sessions.end(previous).await?;
+    }
+    let session = app
+        .0
+        .sessions
+        .start(
+            user,
+            remember,
+            context.client().user_agent.clone(),
+            OffsetDateTime::now_utc(),
+        )
+        .await?;
+    context.set_session(&session, true)?;
+    tracing::info!(event = "login.success", user_id = %session.user.id, client = ?context.client().address, remember, "login succeeded");
+    Ok(session)
 }
 
 /// Replaces an outdated hash after a successful verification; a failure here is logged and

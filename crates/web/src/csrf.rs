@@ -5,13 +5,15 @@
 //! per-form token check ([`crate::extract::CsrfForm`]) comes on top of this.
 
 use crate::error::AppError;
+use crate::state::AppState;
 use axum::extract::Request;
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// `Origin` is this site when its host (and port) equal the request's `Host`.
-fn origin_is_same_site(headers: &HeaderMap) -> bool {
+pub(crate) fn origin_is_same_site(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         // No Origin: older browsers and non-browser clients; the CSRF token still applies.
         return true;
@@ -36,14 +38,22 @@ fn is_unsafe(method: &Method) -> bool {
     )
 }
 
-/// The middleware.
-pub async fn same_origin_guard(request: Request, next: Next) -> Response {
+/// The middleware. Origins listed in `server.cors_origins` may call the JSON API.
+pub async fn same_origin_guard(
+    State(app): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     if is_unsafe(request.method()) {
         let headers = request.headers();
+        let listed = request.uri().path().starts_with("/api/")
+            && headers
+                .get(header::ORIGIN)
+                .is_some_and(|origin| app.0.cors_origins.contains(origin));
         let cross_site = headers
             .get("sec-fetch-site")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-        if cross_site || !origin_is_same_site(headers) {
+        if !listed && (cross_site || !origin_is_same_site(headers)) {
             tracing::warn!(method = %request.method(), path = request.uri().path(), "cross-site request refused");
             return AppError::Forbidden("Cross-site requests are not accepted.").into_response();
         }

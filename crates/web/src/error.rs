@@ -182,9 +182,8 @@ fn prefers_json(headers: &axum::http::HeaderMap) -> bool {
 
 /// An RFC 9457 problem document for `status`.
 fn problem(status: StatusCode, page: &ErrorPage) -> serde_json::Value {
-    let slug = page.title.to_ascii_lowercase().replace(' ', "-");
     serde_json::json!({
-        "type": format!("https://wristband.invalid/problems/{slug}"),
+        "type": crate::api::problem_type(page.title),
         "title": page.title,
         "status": status.as_u16(),
         "detail": page.detail,

@@ -13,16 +13,19 @@
 #![warn(missing_docs)]
 
 pub mod account;
+pub mod api;
 pub mod app;
 pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod csrf;
+pub mod embed;
 pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod pages;
 pub mod redirect;
+pub mod registration;
 pub mod server;
 pub mod sessions;
 pub mod state;
@@ -33,4 +36,5 @@ pub mod templates;
 pub mod throttle;
 
 pub use app::{router, router_with};
+pub use embed::Wristband;
 pub use state::AppState;

@@ -5,15 +5,15 @@ use crate::credentials::{self, CredentialCheck};
 use crate::error::AppError;
 use crate::extract::{CsrfForm, CurrentUser, HasCsrfToken};
 use crate::redirect::safe_next;
+use crate::registration::{self, Registered};
 use crate::state::AppState;
-use auth_core::{PasswordHasher, PasswordRuleViolation, SecretString, StoreError, Username};
+use auth_core::SecretString;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::Uri;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use time::OffsetDateTime;
 
 /// The one message for every failed login, so responses never tell which part was wrong.
 pub const INVALID_CREDENTIALS: &str = "Invalid username or password.";
@@ -111,62 +111,38 @@ pub async fn register(
     CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> Result<Response, AppError> {
     let password = SecretString::new(form.password);
-    let mut errors = BTreeMap::new();
-    let username = match Username::parse(&form.username) {
-        Ok(u) => Some(u),
-        Err(e) => {
-            errors.insert("username", e.to_string());
-            None
+    let username = match registration::validate(
+        &app,
+        &form.username,
+        &password,
+        form.password_confirm.as_deref(),
+    ) {
+        Ok(username) => username,
+        Err(errors) => {
+            return Ok(register_page(
+                &app,
+                &context,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form.username,
+                &errors,
+            ));
         }
     };
-    if let Err(violation) = app.0.policy.check(&password, username.as_ref()) {
-        // "Same as the username" only means something once the username is valid.
-        if username.is_some() || violation != PasswordRuleViolation::SameAsUsername {
-            errors.insert("password", violation.to_string());
-        }
-    }
-    if let Some(confirm) = form.password_confirm.filter(|c| !c.is_empty())
-        && confirm != password.expose()
-    {
-        errors.insert("password_confirm", "The passwords do not match.".into());
-    }
-    let Some(username) = username.filter(|_| errors.is_empty()) else {
-        return Ok(register_page(
-            &app,
-            &context,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &form.username,
-            &errors,
-        ));
-    };
-    let taken = |context: &RequestContext| {
-        let errors = BTreeMap::from([("username", "That username is taken.".to_owned())]);
-        register_page(
-            &app,
-            context,
-            StatusCode::CONFLICT,
-            username.as_str(),
-            &errors,
-        )
-    };
-    // A cheap look first, so a taken name costs no hashing; the unique index settles races.
-    if app.0.store.find_credentials(&username).await?.is_some() {
-        return Ok(taken(&context));
-    }
-    let hash = app.0.hasher.hash(&password).await?;
-    match app
-        .0
-        .store
-        .create_user(&username, &hash, OffsetDateTime::now_utc())
-        .await
-    {
-        Ok(user) => {
-            tracing::info!(event = "register", user_id = %user.id, client = ?context.client().address, "user registered");
+    match registration::register(&app, &username, &password, context.client().address).await? {
+        Registered::Created(_) => {
             context.flash("success", "Registration successful. Please log in.");
             Ok(Redirect::to("/login").into_response())
         }
-        Err(StoreError::Taken) => Ok(taken(&context)),
-        Err(other) => Err(other.into()),
+        Registered::Taken => {
+            let errors = BTreeMap::from([("username", registration::TAKEN.to_owned())]);
+            Ok(register_page(
+                &app,
+                &context,
+                StatusCode::CONFLICT,
+                username.as_str(),
+                &errors,
+            ))
+        }
     }
 }
 
@@ -261,14 +237,7 @@ pub async fn login(
     let user = match credentials::check(&app, &form.username, &password, client).await? {
         CredentialCheck::Valid { user } => user,
         CredentialCheck::Invalid { user_id } => {
-            match user_id {
-                Some(user_id) => {
-                    tracing::info!(event = "login.failure", reason = "wrong password", %user_id, client = ?client, "login failed")
-                }
-                None => {
-                    tracing::info!(event = "login.failure", reason = "unknown user", username = ?form.username, client = ?client, "login failed")
-                }
-            }
+            credentials::log_failure(user_id, &form.username, client);
             let values = LoginFormValues {
                 username: &form.username,
                 next,
@@ -283,22 +252,7 @@ pub async fn login(
             ));
         }
     };
-    // A new session id at every login: any session the browser had before is ended.
-    if let Some(previous) = context.session() {
-        app.0.sessions.end(previous).await?;
-    }
-    let session = app
-        .0
-        .sessions
-        .start(
-            user,
-            remember,
-            context.client().user_agent.clone(),
-            OffsetDateTime::now_utc(),
-        )
-        .await?;
-    context.set_session(&session, true)?;
-    tracing::info!(event = "login.success", user_id = %session.user.id, client = ?client, remember, "login succeeded");
+    credentials::log_in(&app, &context, user, remember).await?;
     Ok(Redirect::to(next.unwrap_or("/dashboard")).into_response())
 }
 

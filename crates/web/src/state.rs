@@ -57,6 +57,7 @@ pub(crate) struct AppInner {
     pub sessions: Sessions,
     pub trusted_proxies: Vec<IpAddr>,
     pub fresh_for: Duration,
+    pub cors_origins: Vec<axum::http::HeaderValue>,
     pub hasher: Argon2Hasher,
     pub policy: PasswordPolicy,
     pub throttle: LoginThrottle,
@@ -94,6 +95,13 @@ impl AppState {
             ),
             trusted_proxies: config.settings.server.trusted_proxies.clone(),
             fresh_for: config.settings.session.fresh_for.0,
+            cors_origins: config
+                .settings
+                .server
+                .cors_origins
+                .iter()
+                .filter_map(|o| axum::http::HeaderValue::from_str(o.trim_end_matches('/')).ok())
+                .collect(),
             store,
             hasher: Argon2Hasher::start(config.hasher_config())?,
             policy: config.password_policy(),

@@ -166,7 +166,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel();
-        let router = web::router_with(state.clone(), extra);
+        let router = web::router_with(state.clone(), extra.with_state(state.clone()));
         let header_timeout = state.header_timeout();
         let task = tokio::spawn(async move {
             web::server::serve(listener, router, header_timeout, async {
@@ -228,6 +228,26 @@ pub struct Page {
 }
 
 impl Page {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// Asserts an RFC 9457 problem document with `status`, and returns it.
+    pub fn problem(&self, status: StatusCode) -> serde_json::Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        let problem = self.json();
+        for field in ["type", "title", "detail"] {
+            assert!(problem[field].is_string(), "{field} missing: {problem}");
+        }
+        assert_eq!(problem["status"], status.as_u16());
+        problem
+    }
+
     pub fn location(&self) -> Option<&str> {
         self.headers.get("location").and_then(|v| v.to_str().ok())
     }
@@ -366,6 +386,24 @@ impl Browser {
             .post(format!("{}{path}", self.base))
             .header("content-type", content_type)
             .body(body);
+        self.send(request).await
+    }
+
+    /// POSTs `body` as JSON.
+    pub async fn post_json(&mut self, path: &str, body: &serde_json::Value) -> Page {
+        self.post_raw(path, "application/json", serde_json::to_vec(body).unwrap())
+            .await
+    }
+
+    /// A DELETE without a body.
+    pub async fn delete(&mut self, path: &str) -> Page {
+        let request = self.client.delete(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    /// Any method, no body.
+    pub async fn request(&mut self, method: reqwest::Method, path: &str) -> Page {
+        let request = self.client.request(method, format!("{}{path}", self.base));
         self.send(request).await
     }
 
