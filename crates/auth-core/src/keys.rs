@@ -4,6 +4,25 @@
 //! value signed for one purpose (say a flash message) can never pass as another (a session).
 //! Older keys from `SECRET_KEY_FALLBACKS` verify but never sign: a cookie they verify is
 //! re-signed with the current key in the same response (key rotation).
+//!
+//! ```
+//! use auth_core::{KeyPurpose, KeyRing, SecretString};
+//! use cookie::Cookie;
+//!
+//! let old = KeyRing::new(SecretString::new("an-old-key-of-at-least-thirty-two-bytes"), vec![]).unwrap();
+//! let signed = old.cookie_signer(KeyPurpose::SessionCookie).sign(Cookie::new("s", "token"));
+//!
+//! // After rotation the old key still verifies, and asks for a re-signature.
+//! let rotated = KeyRing::new(
+//!     SecretString::new("the-new-key-of-at-least-thirty-two-bytes"),
+//!     vec![SecretString::new("an-old-key-of-at-least-thirty-two-bytes")],
+//! )
+//! .unwrap();
+//! let verified = rotated.cookie_signer(KeyPurpose::SessionCookie).verify(&signed).unwrap();
+//! assert_eq!((verified.value.as_str(), verified.needs_resign), ("token", true));
+//! // Another purpose's key never accepts it.
+//! assert!(rotated.cookie_signer(KeyPurpose::FlashCookie).verify(&signed).is_none());
+//! ```
 
 use crate::secret::SecretString;
 use cookie::{Cookie, CookieJar, Key};

@@ -17,6 +17,33 @@
 //!   rotation.
 //! - [`secret`]: wrappers whose `Debug`/`Display` never show the secret.
 //! - `testing` (feature `testing`): the conformance suite every store runs.
+//!
+//! # Example
+//!
+//! ```
+//! use auth_core::{Argon2Hasher, HasherConfig, PasswordHasher, PasswordPolicy, SecretString,
+//!     SessionToken, Username, Verification};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let alice = Username::parse(" Alice ").unwrap();
+//! assert_eq!((alice.as_str(), alice.key()), ("Alice", "alice"));
+//!
+//! let password = SecretString::new("correct horse battery staple");
+//! PasswordPolicy::default().check(&password, Some(&alice)).unwrap();
+//! assert!(PasswordPolicy::default().check(&SecretString::new("password1234"), None).is_err());
+//!
+//! let hasher = Argon2Hasher::start(HasherConfig::default()).unwrap();
+//! let hash = hasher.hash(&password).await.unwrap();
+//! assert_eq!(
+//!     hasher.verify(&password, &hash).await.unwrap(),
+//!     Verification::Match { needs_rehash: false }
+//! );
+//!
+//! // The browser gets the token; the store keeps only its digest.
+//! let token = SessionToken::generate();
+//! assert_eq!(SessionToken::parse(&token.encode()).unwrap().digest(), token.digest());
+//! # });
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
