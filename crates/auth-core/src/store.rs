@@ -111,6 +111,72 @@ pub trait UserStore: Send + Sync {
 
     /// Every user, in registration order.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Creates many users with existing password hashes (an import from another application),
+    /// all in one transaction, created at `now`, each with a fresh auth stamp.
+    ///
+    /// A name whose identity key is already registered is never overwritten: its row is
+    /// [`ImportOutcome::Existing`] and the stored user keeps their hash and sessions. So is a
+    /// later row with the key of an earlier row in `users`. Existence is decided by the insert
+    /// itself (`INSERT … ON CONFLICT DO NOTHING`), not by an earlier read, so a registration
+    /// racing the import is never overwritten either. [`ImportMode`] says whether the new rows
+    /// are committed; [`ImportReport::committed`] says whether they were. Either every new row
+    /// is written or none is: a store error midway leaves nothing behind.
+    ///
+    /// The hashes are stored as given: the caller checks them
+    /// ([`identify`](crate::foreign_hash::identify)) first.
+    async fn import_users(
+        &self,
+        users: &[(Username, PasswordHashString)],
+        mode: ImportMode,
+        now: OffsetDateTime,
+    ) -> Result<ImportReport, StoreError>;
+}
+
+/// Whether [`UserStore::import_users`] commits what it found to be new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    /// Create the new users, leave the existing ones alone, commit.
+    SkipExisting,
+    /// Commit only if every row is new; otherwise write nothing.
+    AllOrNothing,
+    /// Write nothing; only report which rows are new and which exist.
+    DryRun,
+}
+
+/// What [`UserStore::import_users`] found for one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// The name was free: the user was created if the import was committed.
+    New,
+    /// The name was already registered (or came earlier in the same import): untouched.
+    Existing,
+}
+
+/// The result of [`UserStore::import_users`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// One outcome per row, in the order given.
+    pub outcomes: Vec<ImportOutcome>,
+    /// True when the [`ImportOutcome::New`] rows were written; false after
+    /// [`ImportMode::DryRun`], or [`ImportMode::AllOrNothing`] with an existing name.
+    pub committed: bool,
+}
+
+impl ImportReport {
+    /// How many users the import created: the new rows, if committed.
+    pub fn created(&self) -> usize {
+        if self.committed {
+            self.count(ImportOutcome::New)
+        } else {
+            0
+        }
+    }
+
+    /// How many rows had `outcome`.
+    pub fn count(&self, outcome: ImportOutcome) -> usize {
+        self.outcomes.iter().filter(|o| **o == outcome).count()
+    }
 }
 
 /// Server-side sessions.

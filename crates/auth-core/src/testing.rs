@@ -48,7 +48,11 @@ macro_rules! store_conformance_tests {
             purge_removes_only_expired_failure_counters,
             failure_counters_are_isolated_by_key,
             concurrent_failures_count_exactly,
-            withdrawing_a_failure_takes_one_back
+            withdrawing_a_failure_takes_one_back,
+            import_creates_new_users_and_never_overwrites_existing_ones,
+            import_all_or_nothing_writes_nothing_when_a_name_exists,
+            import_dry_run_writes_nothing,
+            import_of_many_users_is_complete_and_counts_exactly
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -854,4 +858,147 @@ pub async fn withdrawing_a_failure_takes_one_back<S: AuthStore>(store: &S) {
         .withdraw_failure(&ThrottleKey::account("never-failed"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+// ---- Importing users with existing hashes (`UserStore::import_users`). ----
+
+async fn import<S: AuthStore>(
+    store: &S,
+    rows: &[(Username, PasswordHashString)],
+    mode: crate::store::ImportMode,
+    now: OffsetDateTime,
+) -> crate::store::ImportReport {
+    store
+        .import_users(rows, mode, now)
+        .await
+        .unwrap_or_else(|e| panic!("import ({mode:?}): {e}"))
+}
+
+async fn stored_hash<S: AuthStore>(store: &S, raw: &str) -> Option<PasswordHashString> {
+    store
+        .find_credentials(&name(raw))
+        .await
+        .unwrap_or_else(|e| panic!("find {raw}: {e}"))
+        .map(|c| c.password_hash)
+}
+
+/// New names are created with the given hash, display name, time and a stamp of their own; a
+/// name already registered (in any case) keeps its hash, and so does an earlier row's name.
+pub async fn import_creates_new_users_and_never_overwrites_existing_ones<S: AuthStore>(store: &S) {
+    use crate::store::{ImportMode, ImportOutcome::*};
+    let existing = user(store, "Vera").await;
+    let now = now_ms();
+    let rows = [
+        (name("VERA"), hash("b3ZlcndyaXR0ZW4")),
+        (name("Walt"), hash("d2FsdA")),
+        (name("xena"), hash("eGVuYQ")),
+        (name("WALT"), hash("c2Vjb25k")),
+    ];
+    let report = import(store, &rows, ImportMode::SkipExisting, now).await;
+    assert_eq!(report.outcomes, [Existing, New, New, Existing]);
+    assert!(report.committed);
+    assert_eq!(report.created(), 2);
+    assert_eq!(stored_hash(store, "vera").await, Some(hash("aGFzaA")));
+    assert_eq!(stored_hash(store, "walt").await, Some(hash("d2FsdA")));
+    assert_eq!(stored_hash(store, "xena").await, Some(hash("eGVuYQ")));
+    let walt = store
+        .find_credentials(&name("walt"))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("walt not imported"))
+        .user;
+    let xena = store
+        .find_credentials(&name("xena"))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("xena not imported"))
+        .user;
+    assert_eq!(walt.username.as_str(), "Walt");
+    assert_eq!(walt.created_at, now);
+    assert!(!walt.auth_stamp.is_empty());
+    assert_ne!(walt.auth_stamp, xena.auth_stamp);
+    let vera = store.find_user(existing).await.ok().flatten();
+    assert_eq!(
+        vera.map(|u| u.username.as_str().to_owned()).as_deref(),
+        Some("Vera")
+    );
+    let listed = store.list_users().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(listed.len(), 3);
+    // Importing the same rows again changes nothing.
+    let again = import(store, &rows, ImportMode::SkipExisting, now).await;
+    assert_eq!(again.outcomes, [Existing; 4]);
+    assert_eq!(again.created(), 0);
+    assert_eq!(stored_hash(store, "walt").await, Some(hash("d2FsdA")));
+}
+
+/// With `AllOrNothing`, one registered name means nothing is written, and the report still
+/// says which rows were new; with no registered name, everything is.
+pub async fn import_all_or_nothing_writes_nothing_when_a_name_exists<S: AuthStore>(store: &S) {
+    use crate::store::{ImportMode, ImportOutcome::*};
+    user(store, "yuri").await;
+    let now = now_ms();
+    let refused = [
+        (name("zack"), hash("emFjaw")),
+        (name("Yuri"), hash("eXVyaQ")),
+    ];
+    let report = import(store, &refused, ImportMode::AllOrNothing, now).await;
+    assert_eq!(report.outcomes, [New, Existing]);
+    assert!(!report.committed);
+    assert_eq!(report.created(), 0);
+    assert_eq!(stored_hash(store, "zack").await, None);
+    assert_eq!(stored_hash(store, "yuri").await, Some(hash("aGFzaA")));
+    let accepted = [(name("zack"), hash("emFjaw")), (name("amy"), hash("YW15"))];
+    let report = import(store, &accepted, ImportMode::AllOrNothing, now).await;
+    assert_eq!(report.outcomes, [New, New]);
+    assert!(report.committed);
+    assert_eq!(stored_hash(store, "zack").await, Some(hash("emFjaw")));
+    assert_eq!(store.list_users().await.map(|u| u.len()).unwrap_or(0), 3);
+}
+
+/// A dry run reports like a real import and writes nothing; an empty import is no error.
+pub async fn import_dry_run_writes_nothing<S: AuthStore>(store: &S) {
+    use crate::store::{ImportMode, ImportOutcome::*};
+    user(store, "bea").await;
+    let now = now_ms();
+    let rows = [(name("Bea"), hash("YmVh")), (name("cid"), hash("Y2lk"))];
+    let report = import(store, &rows, ImportMode::DryRun, now).await;
+    assert_eq!(report.outcomes, [Existing, New]);
+    assert!(!report.committed);
+    assert_eq!(stored_hash(store, "cid").await, None);
+    assert_eq!(stored_hash(store, "bea").await, Some(hash("aGFzaA")));
+    let empty = import(store, &[], ImportMode::SkipExisting, now).await;
+    assert!(empty.outcomes.is_empty());
+    assert_eq!(store.list_users().await.map(|u| u.len()).unwrap_or(0), 1);
+}
+
+/// An import larger than any one statement is complete: every row once, a key repeated far
+/// apart counted once, every user findable afterwards.
+pub async fn import_of_many_users_is_complete_and_counts_exactly<S: AuthStore>(store: &S) {
+    use crate::store::{ImportMode, ImportOutcome::*};
+    const ROWS: usize = 1_234;
+    user(store, "bulk17").await;
+    let now = now_ms();
+    let mut rows: Vec<_> = (0..ROWS)
+        .map(|i| (name(&format!("bulk{i}")), hash(&format!("YnVsaw{i}"))))
+        .collect();
+    // The same person again, hundreds of rows later, in another case.
+    rows.push((name("BULK3"), hash("YWdhaW4")));
+    let report = import(store, &rows, ImportMode::SkipExisting, now).await;
+    assert!(report.committed);
+    assert_eq!(report.outcomes.len(), ROWS + 1);
+    assert_eq!(report.created(), ROWS - 1);
+    assert_eq!(report.outcomes[17], Existing);
+    assert_eq!(report.outcomes[3], New);
+    assert_eq!(report.outcomes[ROWS], Existing);
+    let listed = store.list_users().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(listed.len(), ROWS);
+    for i in [0, 3, 499, 500, 501, 999, 1_000, ROWS - 1] {
+        assert_eq!(
+            stored_hash(store, &format!("BULK{i}")).await,
+            Some(hash(&format!("YnVsaw{i}"))),
+            "row {i}"
+        );
+    }
 }

@@ -13,18 +13,20 @@ pub mod throttle;
 
 use async_trait::async_trait;
 use auth_core::session::{SessionDeadlines, SessionId};
-use auth_core::store::new_auth_stamp;
+use auth_core::store::{ImportMode, ImportOutcome, ImportReport, new_auth_stamp};
 use auth_core::{
     AuthStore, NewSession, PasswordHashString, SessionRecord, SessionStore, SessionTouch,
     StoreError, TokenDigest, User, UserCredentials, UserId, UserStore, Username,
 };
 use entity::{session, user};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
-    DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, RuntimeErr, SqlErr,
+    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, RuntimeErr,
+    SqlErr, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
 pub use migration::Migrator;
@@ -156,6 +158,10 @@ fn session_from(model: session::Model) -> Result<SessionRecord, StoreError> {
     })
 }
 
+/// Rows per `INSERT` of an import: 5 bound values each keeps a statement far below SQLite's
+/// (32,766) and PostgreSQL's (65,535) limits on bound parameters.
+const IMPORT_CHUNK_ROWS: usize = 500;
+
 /// Sessions alive at `now`: before both deadlines.
 fn live_at(now: OffsetDateTime) -> Condition {
     let now = to_ms(now);
@@ -266,6 +272,78 @@ impl UserStore for SeaStore {
             .into_iter()
             .map(user_from)
             .collect()
+    }
+
+    async fn import_users(
+        &self,
+        users: &[(Username, PasswordHashString)],
+        mode: ImportMode,
+        now: OffsetDateTime,
+    ) -> Result<ImportReport, StoreError> {
+        let txn = self.db.begin().await.map_err(|e| self.error(e))?;
+        let mut outcomes = Vec::with_capacity(users.len());
+        for chunk in users.chunks(IMPORT_CHUNK_ROWS) {
+            let mut insert = Query::insert();
+            insert.into_table(user::Entity).columns([
+                user::Column::Username,
+                user::Column::UsernameKey,
+                user::Column::PasswordHash,
+                user::Column::AuthStamp,
+                user::Column::CreatedAt,
+            ]);
+            for (username, hash) in chunk {
+                insert
+                    .values([
+                        username.as_str().into(),
+                        username.key().into(),
+                        hash.expose().into(),
+                        new_auth_stamp().into(),
+                        to_ms(now).into(),
+                    ])
+                    .map_err(|e| StoreError::Database(e.to_string()))?;
+            }
+            // DO NOTHING rather than catching unique violations: on PostgreSQL a failed
+            // statement aborts the whole transaction. RETURNING names exactly the rows this
+            // statement inserted, so a name registered concurrently counts as existing.
+            insert
+                .on_conflict(
+                    OnConflict::column(user::Column::UsernameKey)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .returning_col(user::Column::UsernameKey);
+            let rows = txn.query_all(&insert).await.map_err(|e| self.error(e))?;
+            let mut inserted: HashMap<String, usize> = HashMap::new();
+            for row in rows {
+                let key: String = row.try_get("", "username_key").map_err(|e| self.error(e))?;
+                *inserted.entry(key).or_default() += 1;
+            }
+            // A key given twice is inserted once: the first row of it is the new one.
+            for (username, _) in chunk {
+                let outcome = match inserted.get_mut(username.key()) {
+                    Some(left) if *left > 0 => {
+                        *left -= 1;
+                        ImportOutcome::New
+                    }
+                    _ => ImportOutcome::Existing,
+                };
+                outcomes.push(outcome);
+            }
+        }
+        let commit = match mode {
+            ImportMode::SkipExisting => true,
+            ImportMode::AllOrNothing => outcomes.iter().all(|o| *o == ImportOutcome::New),
+            ImportMode::DryRun => false,
+        };
+        if commit {
+            txn.commit().await.map_err(|e| self.error(e))?;
+        } else {
+            txn.rollback().await.map_err(|e| self.error(e))?;
+        }
+        Ok(ImportReport {
+            outcomes,
+            committed: commit,
+        })
     }
 }
 

@@ -23,6 +23,7 @@ pub mod embed;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod import;
 pub mod pages;
 pub mod redirect;
 pub mod registration;

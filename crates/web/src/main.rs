@@ -1,14 +1,18 @@
-//! The `wristband` binary: serve, migrate, generate a secret, show the configuration.
+//! The `wristband` binary: serve, migrate, generate a secret, show the configuration, and
+//! administer users and sessions (`cli`).
 //!
 //! Exit status: 0 on success, 1 on a runtime error, 2 on a usage or configuration error; every
 //! error is one line on stderr.
 #![forbid(unsafe_code)]
 
+mod cli;
+
 use clap::{Parser, Subcommand};
+use cli::{Failure, open_store};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use web::config::{self, LoadedConfig};
-use web::{AppState, server, stores, telemetry};
+use web::{AppState, server, telemetry};
 
 /// Session authentication for Rust web services.
 #[derive(Debug, Parser)]
@@ -32,12 +36,16 @@ enum Command {
     GenSecret,
     /// Print the effective configuration, secrets redacted, with each value's source.
     Config,
-}
-
-/// A failure and the exit status it earns.
-enum Failure {
-    Usage(String),
-    Runtime(String),
+    /// Manage users: add, list, delete, set-password, import.
+    User {
+        #[command(subcommand)]
+        command: cli::users::UserCommand,
+    },
+    /// Manage sessions: purge.
+    Sessions {
+        #[command(subcommand)]
+        command: cli::sessions::SessionsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -98,21 +106,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 Ok(())
             }
             Command::Serve { bind } => serve(config, bind).await,
+            Command::User { command } => cli::users::run(&config, command).await,
+            Command::Sessions { command } => cli::sessions::run(&config, command).await,
             Command::GenSecret | Command::Config => Ok(()),
         }
     })
-}
-
-async fn open_store(
-    config: &LoadedConfig,
-) -> Result<std::sync::Arc<dyn auth_core::AuthStore>, Failure> {
-    let database = &config.settings.database;
-    stores::open(&database.url, database.max_connections)
-        .await
-        .map_err(|e| match e {
-            stores::OpenStoreError::UnsupportedScheme(_) => Failure::Usage(e.to_string()),
-            other => Failure::Runtime(other.to_string()),
-        })
 }
 
 /// How often expired sessions and stale throttle counters are deleted. Neither is ever read
