@@ -1,6 +1,6 @@
 //! The router: routes, and the layers every request passes through.
 //!
-//! Outermost first: tracing span → security headers → body limit → error-page rendering →
+//! Outermost first: tracing span → security headers → error-page rendering → body limit →
 //! cross-site refusal → browser context (session, CSRF, flashes) → handler. Static files skip
 //! the browser context: they need no session.
 
@@ -78,9 +78,10 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
     let mut app = with_sessions
         .merge(assets)
         .layer(from_fn_with_state(state.clone(), same_origin_guard))
-        .layer(from_fn_with_state(state.clone(), render_error_pages))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
+        // Outside the body limit, so its bare 413 becomes a page or a problem document too.
+        .layer(from_fn_with_state(state.clone(), render_error_pages))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header_layer(header::REFERRER_POLICY, "same-origin"))

@@ -197,8 +197,15 @@ pub async fn render_error_pages(
     request: Request,
     next: Next,
 ) -> Response {
-    let wants_json = prefers_json(request.headers());
+    // The API always answers with problem documents; browsers get pages.
+    let wants_json = prefers_json(request.headers()) || request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && response.extensions().get::<ErrorPage>().is_none()
+    {
+        // The body-limit layer answers before any handler, with a bare response.
+        response = AppError::PayloadTooLarge.into_response();
+    }
     if wants_json
         && response
             .extensions_mut()

@@ -153,18 +153,15 @@ async fn serve(config: LoadedConfig, bind: Option<SocketAddr>) -> Result<(), Fai
         .await
         .map_err(|e| Failure::Runtime(format!("cannot listen on {address}: {e}")))?;
     let header_timeout = state.header_timeout();
+    // Installed before the announcement: a SIGTERM right after it must still be graceful.
+    let shutdown = server::shutdown_signal();
+    let address = listener.local_addr().unwrap_or(address);
     tracing::info!(
         address = %address,
         profile = config.profile.name(),
         backend = state.store().backend_name(),
         "wristband listening on http://{address}"
     );
-    server::serve(
-        listener,
-        web::router(state),
-        header_timeout,
-        server::shutdown_signal(),
-    )
-    .await;
+    server::serve(listener, web::router(state), header_timeout, shutdown).await;
     Ok(())
 }
