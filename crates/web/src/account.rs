@@ -4,7 +4,7 @@
 use crate::context::RequestContext;
 use crate::credentials::{self, CredentialCheck};
 use crate::error::AppError;
-use crate::extract::{CsrfForm, CurrentUser, HasCsrfToken};
+use crate::extract::{CsrfForm, CurrentUser};
 use crate::guard::check;
 use crate::pages::render;
 use crate::redirect::safe_next;
@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// What a re-entered password turned out to be.
 pub(crate) enum PasswordCheck {
@@ -51,10 +50,6 @@ pub(crate) fn is_fresh(app: &AppState, context: &RequestContext) -> bool {
     check(&FreshLogin(app.0.fresh_for), context).is_ok()
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
 async fn account_page(
     app: &AppState,
     context: &RequestContext,
@@ -69,15 +64,7 @@ async fn account_page(
         .list(session, now)
         .await?
         .into_iter()
-        .map(|s| {
-            serde_json::json!({
-                "id": s.id,
-                "created_at": rfc3339(s.created_at),
-                "last_seen_at": rfc3339(s.last_seen_at),
-                "user_agent": s.user_agent,
-                "current": s.current,
-            })
-        })
+        .map(|s| s.to_json())
         .collect();
     Ok(render(
         app,
@@ -111,12 +98,6 @@ pub struct RevokeForm {
     all: Option<String>,
     password: Option<String>,
     csrf_token: Option<String>,
-}
-
-impl HasCsrfToken for RevokeForm {
-    fn csrf_token(&self) -> Option<&str> {
-        self.csrf_token.as_deref()
-    }
 }
 
 /// `POST /account/sessions/revoke`: `session=ID` ends that session, `all=1` every other one.
@@ -205,12 +186,6 @@ pub struct PasswordForm {
     new_password: String,
     new_password_confirm: Option<String>,
     csrf_token: Option<String>,
-}
-
-impl HasCsrfToken for PasswordForm {
-    fn csrf_token(&self) -> Option<&str> {
-        self.csrf_token.as_deref()
-    }
 }
 
 /// `POST /account/password`: checks the current password, applies the policy to the new one,
@@ -303,12 +278,6 @@ pub struct ReauthenticateForm {
     csrf_token: Option<String>,
 }
 
-impl HasCsrfToken for ReauthenticateForm {
-    fn csrf_token(&self) -> Option<&str> {
-        self.csrf_token.as_deref()
-    }
-}
-
 /// `POST /reauthenticate`: the right password counts as a fresh login for this session.
 pub async fn reauthenticate(
     State(app): State<AppState>,
@@ -338,3 +307,5 @@ pub async fn reauthenticate(
         )),
     }
 }
+
+crate::csrf_token_field!(RevokeForm, PasswordForm, ReauthenticateForm);

@@ -21,7 +21,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// The API's routes, to be nested under `/api/v1`.
 pub fn routes() -> Router<AppState> {
@@ -297,10 +296,6 @@ async fn me(ApiUser(session, _): ApiUser) -> Json<serde_json::Value> {
     Json(user_json(&session.user))
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
 /// `GET /api/v1/sessions` → `{"sessions": [{id, created_at, last_seen_at, user_agent, current}]}`.
 async fn list_sessions(
     State(app): State<AppState>,
@@ -312,15 +307,7 @@ async fn list_sessions(
         .list(&session, OffsetDateTime::now_utc())
         .await?
         .into_iter()
-        .map(|s| {
-            serde_json::json!({
-                "id": s.id,
-                "created_at": rfc3339(s.created_at),
-                "last_seen_at": rfc3339(s.last_seen_at),
-                "user_agent": s.user_agent,
-                "current": s.current,
-            })
-        })
+        .map(|s| s.to_json())
         .collect();
     Ok(Json(serde_json::json!({ "sessions": sessions })))
 }

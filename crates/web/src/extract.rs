@@ -104,6 +104,20 @@ pub trait HasCsrfToken {
     fn csrf_token(&self) -> Option<&str>;
 }
 
+/// Implements [`HasCsrfToken`] for form structs with a `csrf_token: Option<String>` field.
+#[macro_export]
+macro_rules! csrf_token_field {
+    ($($form:ty),+ $(,)?) => {
+        $(
+            impl $crate::extract::HasCsrfToken for $form {
+                fn csrf_token(&self) -> Option<&str> {
+                    self.csrf_token.as_deref()
+                }
+            }
+        )+
+    };
+}
+
 /// A URL-encoded form body, parsed strictly, whose `csrf_token` matched the browser's CSRF
 /// cookie. Rejections: 415 for another media type, 413 over the body limit, 400 for bytes that
 /// are not UTF-8 or not a form, 403 for a missing or wrong token. Nothing has happened yet

@@ -3,7 +3,7 @@
 use crate::context::RequestContext;
 use crate::credentials::{self, CredentialCheck};
 use crate::error::AppError;
-use crate::extract::{CsrfForm, CurrentUser, HasCsrfToken};
+use crate::extract::{CsrfForm, CurrentUser};
 use crate::redirect::safe_next;
 use crate::registration::{self, Registered};
 use crate::state::AppState;
@@ -71,12 +71,6 @@ pub struct RegisterForm {
     password: String,
     password_confirm: Option<String>,
     csrf_token: Option<String>,
-}
-
-impl HasCsrfToken for RegisterForm {
-    fn csrf_token(&self) -> Option<&str> {
-        self.csrf_token.as_deref()
-    }
 }
 
 fn register_page(
@@ -214,12 +208,6 @@ pub struct LoginForm {
     csrf_token: Option<String>,
 }
 
-impl HasCsrfToken for LoginForm {
-    fn csrf_token(&self) -> Option<&str> {
-        self.csrf_token.as_deref()
-    }
-}
-
 /// `POST /login`: 303 to a safe `next` or `/dashboard` with a new session; 401 with one
 /// message for every failure.
 pub async fn login(
@@ -289,12 +277,6 @@ pub struct TokenOnlyForm {
     csrf_token: Option<String>,
 }
 
-impl HasCsrfToken for TokenOnlyForm {
-    fn csrf_token(&self) -> Option<&str> {
-        self.csrf_token.as_deref()
-    }
-}
-
 /// `POST /logout`: ends the session on the server, clears the cookie, 303 to `/`.
 pub async fn logout(
     State(app): State<AppState>,
@@ -314,3 +296,5 @@ pub async fn logout(
 pub async fn not_found() -> AppError {
     AppError::NotFound
 }
+
+crate::csrf_token_field!(RegisterForm, LoginForm, TokenOnlyForm);

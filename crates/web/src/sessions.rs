@@ -95,7 +95,7 @@ impl ActiveSession {
 }
 
 /// One row of the account page's session list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SessionView {
     /// Public id; `None` in the cookie store, where sessions cannot be ended one by one.
     pub id: Option<SessionId>,
@@ -107,6 +107,23 @@ pub struct SessionView {
     pub user_agent: Option<String>,
     /// The session making this request.
     pub current: bool,
+}
+
+impl SessionView {
+    /// The view as the account page and `GET /api/v1/sessions` show it (RFC 3339 times).
+    pub fn to_json(&self) -> serde_json::Value {
+        let rfc3339 = |t: OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        serde_json::json!({
+            "id": self.id,
+            "created_at": rfc3339(self.created_at),
+            "last_seen_at": rfc3339(self.last_seen_at),
+            "user_agent": self.user_agent,
+            "current": self.current,
+        })
+    }
 }
 
 /// What loading a session cookie found.

@@ -1,70 +1,15 @@
 //! The `wristband` binary: exit codes, one-line errors, configuration sources and refusals.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-/// Runs `wristband ARGS` in `dir` with a clean Wristband environment plus `env`.
-fn wristband(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wristband"));
-    command.current_dir(dir).args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("WRISTBAND_")
-            || key == "SECRET_KEY"
-            || key == "SECRET_KEY_FALLBACKS"
-            || key == "DATABASE_URL"
-        {
-            command.env_remove(key);
-        }
-    }
-    command.env("WRISTBAND_CONFIG_DIR", dir.join("config"));
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().unwrap()
-}
-
-/// A folder with a copy of the project's configuration files.
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-    std::fs::create_dir(dir.path().join("config")).unwrap();
-    for entry in std::fs::read_dir(config).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(
-            entry.path(),
-            dir.path().join("config").join(entry.file_name()),
-        )
-        .unwrap();
-    }
-    dir
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_one_line(output: &Output) {
-    let text = stderr(output);
-    assert_eq!(
-        text.trim_end().lines().count(),
-        1,
-        "one line on stderr: {text}"
-    );
-    assert!(
-        !text.contains("panicked") && !text.contains("backtrace"),
-        "{text}"
-    );
-}
+use common::{Project, assert_one_line, stderr};
+use std::process::Command;
 
 #[test]
 fn production_without_secret_key_exits_2_naming_the_fix() {
-    let dir = project();
-    let output = wristband(
-        dir.path(),
-        &["serve"],
-        &[("WRISTBAND_PROFILE", "production")],
-    );
+    let dir = Project::new();
+    let output = dir.run(&["serve"], &[("WRISTBAND_PROFILE", "production")], None);
     assert_eq!(output.status.code(), Some(2));
     assert_one_line(&output);
     let text = stderr(&output);
@@ -80,14 +25,14 @@ fn production_without_secret_key_exits_2_naming_the_fix() {
 
 #[test]
 fn production_with_a_short_secret_key_exits_2() {
-    let dir = project();
-    let output = wristband(
-        dir.path(),
+    let dir = Project::new();
+    let output = dir.run(
         &["serve"],
         &[
             ("WRISTBAND_PROFILE", "production"),
             ("SECRET_KEY", "only-twenty-bytes!!!"),
         ],
+        None,
     );
     assert_eq!(output.status.code(), Some(2));
     assert_one_line(&output);
@@ -104,10 +49,10 @@ fn production_with_a_short_secret_key_exits_2() {
 
 #[test]
 fn an_unknown_key_in_a_config_file_exits_2_naming_key_and_file() {
-    let dir = project();
+    let dir = Project::new();
     let path = dir.path().join("config/development.toml");
     std::fs::write(&path, "[server]\nbnd = \"127.0.0.1:1\"\n").unwrap();
-    let output = wristband(dir.path(), &["migrate"], &[]);
+    let output = dir.run(&["migrate"], &[], None);
     assert_eq!(output.status.code(), Some(2));
     assert_one_line(&output);
     let text = stderr(&output);
@@ -119,11 +64,11 @@ fn an_unknown_key_in_a_config_file_exits_2_naming_key_and_file() {
 
 #[test]
 fn a_malformed_duration_from_the_environment_exits_2_naming_the_variable() {
-    let dir = project();
-    let output = wristband(
-        dir.path(),
+    let dir = Project::new();
+    let output = dir.run(
         &["migrate"],
         &[("WRISTBAND_SESSION__IDLE_TIMEOUT", "soon")],
+        None,
     );
     assert_eq!(output.status.code(), Some(2));
     assert_one_line(&output);
@@ -136,11 +81,11 @@ fn a_malformed_duration_from_the_environment_exits_2_naming_the_variable() {
 
 #[test]
 fn an_unknown_store_scheme_exits_2_naming_it() {
-    let dir = project();
-    let output = wristband(
-        dir.path(),
+    let dir = Project::new();
+    let output = dir.run(
         &["migrate"],
         &[("DATABASE_URL", "mysql://localhost/x")],
+        None,
     );
     assert_eq!(output.status.code(), Some(2));
     assert_one_line(&output);
@@ -154,17 +99,17 @@ fn an_unknown_store_scheme_exits_2_naming_it() {
 
 #[test]
 fn usage_errors_exit_2_in_one_line() {
-    let dir = project();
-    let output = wristband(dir.path(), &["frobnicate"], &[]);
+    let dir = Project::new();
+    let output = dir.run(&["frobnicate"], &[], None);
     assert_eq!(output.status.code(), Some(2));
     assert_one_line(&output);
 }
 
 #[test]
 fn gen_secret_prints_64_hex_digits_each_time_new() {
-    let dir = project();
-    let a = wristband(dir.path(), &["gen-secret"], &[]);
-    let b = wristband(dir.path(), &["gen-secret"], &[]);
+    let dir = Project::new();
+    let a = dir.run(&["gen-secret"], &[], None);
+    let b = dir.run(&["gen-secret"], &[], None);
     assert_eq!(a.status.code(), Some(0));
     let a = String::from_utf8(a.stdout).unwrap();
     let b = String::from_utf8(b.stdout).unwrap();
@@ -175,16 +120,16 @@ fn gen_secret_prints_64_hex_digits_each_time_new() {
 
 #[test]
 fn config_shows_sources_and_redacts_secrets() {
-    let dir = project();
+    let dir = Project::new();
     let key = "a-very-secret-key-value-that-is-long-enough-0123";
-    let output = wristband(
-        dir.path(),
+    let output = dir.run(
         &["config"],
         &[
             ("SECRET_KEY", key),
             ("DATABASE_URL", "sqlite://elsewhere/w.db"),
             ("WRISTBAND_SERVER__BIND", "127.0.0.1:8080"),
         ],
+        None,
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = String::from_utf8(output.stdout).unwrap();
@@ -212,8 +157,8 @@ fn config_shows_sources_and_redacts_secrets() {
 
 #[test]
 fn migrate_creates_the_sqlite_file_and_its_folder() {
-    let dir = project();
-    let output = wristband(dir.path(), &["migrate"], &[]);
+    let dir = Project::new();
+    let output = dir.run(&["migrate"], &[], None);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(dir.path().join("data/wristband.db").exists());
 }
@@ -222,7 +167,7 @@ fn migrate_creates_the_sqlite_file_and_its_folder() {
 fn sigterm_shuts_the_server_down_cleanly() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
-    let dir = project();
+    let dir = Project::new();
     let mut command = Command::new(env!("CARGO_BIN_EXE_wristband"));
     command
         .current_dir(dir.path())

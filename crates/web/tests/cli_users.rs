@@ -2,120 +2,44 @@
 //! and a PostgreSQL database, checked through the store the server would use.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use auth_core::{
     Argon2Hasher, Argon2Settings, AuthStore, HasherConfig, NewSession, PasswordHashString,
     PasswordHasher, SecretString, SessionTimeouts, SessionToken, UserCredentials, Username,
     Verification,
 };
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
+use common::{PASSWORD, Project, QUICK_AND_QUIET, Store, assert_one_line, stderr, stdout};
+use std::process::Output;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a brand new passphrase for you";
 /// Real hashes `auth_core::foreign_hash::identify` accepts (the Argon2 one is of `PASSWORD`).
 const PBKDF2: &str = "pbkdf2:sha256:1000$a7f2wpZXy4OXcudY$cbbfdb672eba1a6237334671748f7e895046414ce70b4f4634524c4d88b104d4";
 const BCRYPT: &str = "$2b$04$E.qmUDplH11bX8ypNRIv2Oc5.embvNEtfh80RAxydfjB3BySHLEnK";
 const ARGON2: &str = "$argon2id$v=19$m=64,t=1,p=1$fAZTzIV5BAroPjkp7yA7Sw$hiqzitjwC0NI5gKjlvRUj8Te7NWFF9ys5oyb7MjOB+g";
 
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A folder with the project's configuration, and a fresh database of one backend.
-struct Env {
-    dir: tempfile::TempDir,
-    url: String,
-    _postgres: Option<store_postgres::testing::TestDatabase>,
-}
+/// A [`Project`] with a fresh database of one store.
+struct Env(Project);
 
 impl Env {
-    async fn new(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-        std::fs::create_dir(dir.path().join("config")).unwrap();
-        for entry in std::fs::read_dir(config).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(
-                entry.path(),
-                dir.path().join("config").join(entry.file_name()),
-            )
-            .unwrap();
-        }
-        let (url, postgres) = match backend {
-            Backend::Sqlite => (
-                format!("sqlite://{}", dir.path().join("data/w.db").display()),
-                None,
-            ),
-            Backend::Postgres => {
-                let database = store_postgres::testing::TestDatabase::create().await;
-                (database.url.clone(), Some(database))
-            }
-        };
-        Self {
-            dir,
-            url,
-            _postgres: postgres,
-        }
+    async fn new(store: Store) -> Self {
+        Self(Project::with_database(store).await)
     }
 
-    /// Runs `wristband ARGS` with `stdin` piped in and a clean Wristband environment.
+    /// Runs `wristband ARGS` with `stdin` piped in, cheap Argon2 and a quiet log.
     fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wristband"));
-        command.current_dir(self.dir.path()).args(args);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("WRISTBAND_")
-                || key == "SECRET_KEY"
-                || key == "SECRET_KEY_FALLBACKS"
-                || key == "DATABASE_URL"
-            {
-                command.env_remove(key);
-            }
-        }
-        command
-            .env("WRISTBAND_CONFIG_DIR", self.dir.path().join("config"))
-            .env("DATABASE_URL", &self.url)
-            // Cheap Argon2: these tests are about the commands, not the cost.
-            .env("WRISTBAND_PASSWORD__ARGON2__MEMORY_KIB", "64")
-            .env("WRISTBAND_PASSWORD__ARGON2__ITERATIONS", "1")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        // Written from a thread: a command that exits without reading must not block us.
-        let mut input = child.stdin.take().unwrap();
-        let bytes = stdin.as_bytes().to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = input.write_all(&bytes);
-        });
-        let output = child.wait_with_output().unwrap();
-        writer.join().unwrap();
-        output
-    }
-
-    fn file(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-
-    async fn store(&self) -> Arc<dyn AuthStore> {
-        web::stores::open(&self.url, Some(2)).await.unwrap()
+        self.0.run(args, &QUICK_AND_QUIET, Some(stdin))
     }
 }
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+impl std::ops::Deref for Env {
+    type Target = Project;
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    fn deref(&self) -> &Project {
+        &self.0
+    }
 }
 
 #[track_caller]
@@ -133,13 +57,9 @@ fn assert_exit(output: &Output, code: i32) {
 #[track_caller]
 fn assert_fails_in_one_line(output: &Output, code: i32) {
     assert_exit(output, code);
+    assert_one_line(output);
     let text = stderr(output);
-    assert_eq!(text.trim_end().lines().count(), 1, "one line: {text}");
     assert!(text.starts_with("wristband: "), "{text}");
-    assert!(
-        !text.contains("panicked") && !text.contains("backtrace"),
-        "{text}"
-    );
 }
 
 fn name(raw: &str) -> Username {
@@ -208,12 +128,12 @@ macro_rules! on_both_backends {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    run(Env::new(Backend::Sqlite).await).await;
+                    run(Env::new(Store::Sqlite).await).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    run(Env::new(Backend::Postgres).await).await;
+                    run(Env::new(Store::Postgres).await).await;
                 }
 
                 async fn run($env: Env) $body
@@ -494,7 +414,7 @@ on_both_backends! {
         assert_exit(&env.run(&["migrate"], ""), 0);
         // A trigger refuses one user deep in the file, after more than one statement's worth
         // of rows: without one transaction, the rows before it would stay.
-        let db = store_seaorm::sea_orm::Database::connect(&env.url).await.unwrap();
+        let db = store_seaorm::sea_orm::Database::connect(env.url()).await.unwrap();
         use store_seaorm::sea_orm::ConnectionTrait;
         let sql = match db.get_database_backend() {
             store_seaorm::sea_orm::DatabaseBackend::Sqlite => "CREATE TRIGGER refuse_boom BEFORE INSERT ON users \
@@ -523,7 +443,7 @@ on_both_backends! {
 #[test]
 fn import_of_a_missing_or_headerless_file_exits_1_in_one_line() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let env = runtime.block_on(Env::new(Backend::Sqlite));
+    let env = runtime.block_on(Env::new(Store::Sqlite));
     let missing = env.run(&["user", "import", "no-such-file.csv"], "");
     assert_fails_in_one_line(&missing, 1);
     assert!(stderr(&missing).contains("no-such-file.csv"));

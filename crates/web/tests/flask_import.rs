@@ -5,13 +5,13 @@
 //! stored hash becomes Argon2id at that first login.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use auth_core::{AuthStore, UserCredentials, Username};
+use common::{Project, QUICK_AND_QUIET, ServerProcess, Store};
 use reqwest::StatusCode;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 const SECRET: &str = "flask-import-test-secret-key-of-at-least-32-bytes";
 
@@ -36,131 +36,12 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A folder with the project's configuration and a fresh database.
-struct Env {
-    dir: tempfile::TempDir,
-    url: String,
-    _postgres: Option<store_postgres::testing::TestDatabase>,
-}
-
-impl Env {
-    async fn new(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-        std::fs::create_dir(dir.path().join("config")).unwrap();
-        for entry in std::fs::read_dir(config).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(
-                entry.path(),
-                dir.path().join("config").join(entry.file_name()),
-            )
-            .unwrap();
-        }
-        let (url, postgres) = match backend {
-            Backend::Sqlite => (
-                format!("sqlite://{}", dir.path().join("wristband.db").display()),
-                None,
-            ),
-            Backend::Postgres => {
-                let database = store_postgres::testing::TestDatabase::create().await;
-                (database.url.clone(), Some(database))
-            }
-        };
-        Self {
-            dir,
-            url,
-            _postgres: postgres,
-        }
-    }
-
-    /// `wristband ARGS` with a clean Wristband environment, this database and key.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wristband"));
-        command.current_dir(self.dir.path()).args(args);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("WRISTBAND_")
-                || key == "SECRET_KEY"
-                || key == "SECRET_KEY_FALLBACKS"
-                || key == "DATABASE_URL"
-            {
-                command.env_remove(key);
-            }
-        }
-        command
-            .env("WRISTBAND_CONFIG_DIR", self.dir.path().join("config"))
-            .env("DATABASE_URL", &self.url)
-            .env("SECRET_KEY", SECRET)
-            // Cheap Argon2 for the upgraded hashes; the Werkzeug ones cost what Flask made them.
-            .env("WRISTBAND_PASSWORD__ARGON2__MEMORY_KIB", "64")
-            .env("WRISTBAND_PASSWORD__ARGON2__ITERATIONS", "1")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    async fn store(&self) -> Arc<dyn AuthStore> {
-        web::stores::open(&self.url, Some(2)).await.unwrap()
-    }
-}
-
-/// A `wristband serve` process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `wristband serve` on a free loopback port and waits for `/healthz`.
-async fn serve(env: &Env, client: &reqwest::Client) -> Server {
-    for _attempt in 0..3 {
-        // The port is free now; another process could take it before the server binds, in
-        // which case the server exits and the next attempt picks another.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let bind = format!("127.0.0.1:{port}");
-        let child = env
-            .command(&["serve", "--bind", &bind])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut server = Server {
-            child,
-            base: format!("http://{bind}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if server.child.try_wait().unwrap().is_some() {
-                break;
-            }
-            let health = client.get(format!("{}/healthz", server.base)).send().await;
-            if health.is_ok_and(|r| r.status() == StatusCode::OK) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = server.child.kill();
-    }
-    panic!("wristband serve did not become healthy");
+/// The environment of every command: this key, cheap Argon2 for the upgraded hashes (the
+/// Werkzeug ones cost what Flask made them) and a quiet log.
+fn command_env() -> Vec<(&'static str, &'static str)> {
+    let mut env = vec![("SECRET_KEY", SECRET)];
+    env.extend(QUICK_AND_QUIET);
+    env
 }
 
 /// A browser without cookie support of its own: cookies are kept here, by name.
@@ -246,10 +127,14 @@ async fn credentials(store: &dyn AuthStore, name: &str) -> Option<UserCredential
         .unwrap()
 }
 
-async fn flask_users_log_in_with_their_old_passwords(backend: Backend, export: &str) {
-    let env = Env::new(backend).await;
+async fn flask_users_log_in_with_their_old_passwords(store: Store, export: &str) {
+    let env = Project::with_database(store).await;
     let file = fixture(export);
-    let imported = env.run(&["user", "import", file.to_str().unwrap()]);
+    let imported = env.run(
+        &["user", "import", file.to_str().unwrap()],
+        &command_env(),
+        None,
+    );
     let (stdout, stderr) = (
         String::from_utf8_lossy(&imported.stdout),
         String::from_utf8_lossy(&imported.stderr),
@@ -286,7 +171,8 @@ async fn flask_users_log_in_with_their_old_passwords(backend: Backend, export: &
         .no_proxy()
         .build()
         .unwrap();
-    let server = serve(&env, &client).await;
+    // Started again on another port should the free one be taken before the server binds it.
+    let server = ServerProcess::launch(3, || env.command(&[], &command_env())).await;
     let browser = |client: &reqwest::Client| Browser {
         client: client.clone(),
         base: server.base.clone(),
@@ -335,22 +221,22 @@ async fn flask_users_log_in_with_their_old_passwords(backend: Backend, export: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_export_on_sqlite() {
-    flask_users_log_in_with_their_old_passwords(Backend::Sqlite, "users.csv").await;
+    flask_users_log_in_with_their_old_passwords(Store::Sqlite, "users.csv").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_export_on_postgres() {
-    flask_users_log_in_with_their_old_passwords(Backend::Postgres, "users.csv").await;
+    flask_users_log_in_with_their_old_passwords(Store::Postgres, "users.csv").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jsonl_export_on_sqlite() {
-    flask_users_log_in_with_their_old_passwords(Backend::Sqlite, "users.jsonl").await;
+    flask_users_log_in_with_their_old_passwords(Store::Sqlite, "users.jsonl").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jsonl_export_on_postgres() {
-    flask_users_log_in_with_their_old_passwords(Backend::Postgres, "users.jsonl").await;
+    flask_users_log_in_with_their_old_passwords(Store::Postgres, "users.jsonl").await;
 }
 
 /// The exports are the Flask database's `user` table, row for row, so the test above is about

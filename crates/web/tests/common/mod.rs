@@ -3,11 +3,15 @@
 //! with them.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use auth_core::{KeyRing, SecretString};
+use auth_core::{AuthStore, KeyRing, SecretString};
 use cookie::Cookie;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use web::AppState;
@@ -513,48 +517,63 @@ impl ServerProcess {
         env: &[(&str, &str)],
         log: Option<&std::path::Path>,
     ) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wristband"));
-        command
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("WRISTBAND_PROFILE", "test")
-            .env("WRISTBAND_CONFIG_DIR", config_dir)
-            .env("DATABASE_URL", database_url)
-            .env("SECRET_KEY", secret)
-            .env("WRISTBAND_PASSWORD__ARGON2__MEMORY_KIB", "64")
-            .env("WRISTBAND_PASSWORD__ARGON2__ITERATIONS", "1")
-            .env("WRISTBAND_DATABASE__MAX_CONNECTIONS", "4")
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        if let Some(log) = log {
-            command.stderr(std::fs::File::create(log).unwrap());
-        }
-        let child = command.spawn().unwrap();
-        let server = Self {
-            base: format!("http://127.0.0.1:{port}"),
-            child,
-        };
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        loop {
-            let health = client.get(format!("{}/healthz", server.base)).send().await;
-            if health.is_ok_and(|r| r.status() == StatusCode::OK) {
-                return server;
+        Self::launch(1, || {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wristband"));
+            command
+                .env("WRISTBAND_PROFILE", "test")
+                .env("WRISTBAND_CONFIG_DIR", config_dir())
+                .env("DATABASE_URL", database_url)
+                .env("SECRET_KEY", secret)
+                .env("WRISTBAND_PASSWORD__ARGON2__MEMORY_KIB", "64")
+                .env("WRISTBAND_PASSWORD__ARGON2__ITERATIONS", "1")
+                .env("WRISTBAND_DATABASE__MAX_CONNECTIONS", "4")
+                .env("RUST_LOG", "warn");
+            for (key, value) in env {
+                command.env(key, value);
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "server on port {port} did not come up"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Some(log) = log {
+                command.stderr(std::fs::File::create(log).unwrap());
+            }
+            command
+        })
+        .await
+    }
+
+    /// Runs `command()` with `serve --bind` on a free loopback port added and stdout discarded,
+    /// and waits until `/healthz` is OK. A server that exits or is not up within 30 s is
+    /// started again on another port (the free port may be taken before the server binds it),
+    /// up to `attempts` times in all.
+    pub async fn launch(attempts: usize, command: impl Fn() -> std::process::Command) -> Self {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        for _attempt in 0..attempts {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let bind = format!("127.0.0.1:{port}");
+            let child = command()
+                .args(["serve", "--bind", &bind])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut server = Self {
+                base: format!("http://{bind}"),
+                child,
+            };
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while std::time::Instant::now() < deadline {
+                if server.child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                let health = client.get(format!("{}/healthz", server.base)).send().await;
+                if health.is_ok_and(|r| r.status() == StatusCode::OK) {
+                    return server;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
+        panic!("wristband serve did not come up");
     }
 }
 
@@ -563,4 +582,161 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The project's `config/` folder.
+pub fn config_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
+}
+
+/// Cheap Argon2 (commands that hash are tested for what they do, not what it costs) and a
+/// quiet log, for [`Project::run`].
+pub const QUICK_AND_QUIET: [(&str, &str); 3] = [
+    ("WRISTBAND_PASSWORD__ARGON2__MEMORY_KIB", "64"),
+    ("WRISTBAND_PASSWORD__ARGON2__ITERATIONS", "1"),
+    ("RUST_LOG", "warn"),
+];
+
+/// A temporary folder with a copy of the project's configuration files in `config/`, to run
+/// the `wristband` binary in; optionally with a fresh database of its own.
+pub struct Project {
+    dir: tempfile::TempDir,
+    database: Option<Database>,
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Project {
+    /// A folder with the configuration and no database: commands use the configured one.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("config")).unwrap();
+        for entry in std::fs::read_dir(config_dir()).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(
+                entry.path(),
+                dir.path().join("config").join(entry.file_name()),
+            )
+            .unwrap();
+        }
+        Self {
+            dir,
+            database: None,
+        }
+    }
+
+    /// A folder with the configuration and a fresh database of `store`, which commands get
+    /// as `DATABASE_URL` (SQLite: `data/wristband.db` in the folder, not yet created).
+    pub async fn with_database(store: Store) -> Self {
+        let mut project = Self::new();
+        let database = match store {
+            Store::Sqlite => Database::at(&format!(
+                "sqlite://{}",
+                project.dir.path().join("data/wristband.db").display()
+            )),
+            Store::Postgres => Database::new(Backend::POSTGRES).await,
+        };
+        project.database = Some(database);
+        project
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The database's URL; panics for a project without one.
+    pub fn url(&self) -> &str {
+        &self
+            .database
+            .as_ref()
+            .expect("a project with a database")
+            .url
+    }
+
+    /// `wristband ARGS` in the folder, with a clean Wristband environment (none of the
+    /// caller's `WRISTBAND_*`, `SECRET_KEY`, `SECRET_KEY_FALLBACKS` or `DATABASE_URL`), this
+    /// configuration and database, then `env`; no stdin.
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wristband"));
+        command.current_dir(self.path()).args(args);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("WRISTBAND_")
+                || key == "SECRET_KEY"
+                || key == "SECRET_KEY_FALLBACKS"
+                || key == "DATABASE_URL"
+            {
+                command.env_remove(key);
+            }
+        }
+        command.env("WRISTBAND_CONFIG_DIR", self.path().join("config"));
+        if let Some(database) = &self.database {
+            command.env("DATABASE_URL", &database.url);
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.stdin(Stdio::null());
+        command
+    }
+
+    /// Runs [`command`](Self::command) to the end, with `stdin` piped in when given.
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+        let mut command = self.command(args, env);
+        let Some(stdin) = stdin else {
+            return command.output().unwrap();
+        };
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        // Written from a thread: a command that exits without reading must not block us.
+        let mut input = child.stdin.take().unwrap();
+        let bytes = stdin.as_bytes().to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = input.write_all(&bytes);
+        });
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        output
+    }
+
+    /// Writes `content` to `name` in the folder.
+    pub fn file(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// The store the server would open over this database.
+    pub async fn store(&self) -> Arc<dyn AuthStore> {
+        web::stores::open(self.url(), Some(2)).await.unwrap()
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Exactly one line on stderr, and no panic.
+#[track_caller]
+pub fn assert_one_line(output: &Output) {
+    let text = stderr(output);
+    assert_eq!(
+        text.trim_end().lines().count(),
+        1,
+        "one line on stderr: {text}"
+    );
+    assert!(
+        !text.contains("panicked") && !text.contains("backtrace"),
+        "{text}"
+    );
 }
