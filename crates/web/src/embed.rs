@@ -6,7 +6,8 @@
 //! use axum::{Router, routing::get};
 //! use web::{Wristband, config::{LoadedConfig, Profile}, extract::CurrentUser, guard::RequireLayer};
 //!
-//! let figment = figment::Figment::from(figment::providers::Toml::file("app.toml"));
+//! use figment::providers::{Format, Toml};
+//! let figment = figment::Figment::from(Toml::file("app.toml"));
 //! let keys = auth_core::KeyRing::new(std::env::var("SECRET_KEY")?.into(), vec![])?;
 //! let config = LoadedConfig::from_figment(figment.focus("wristband"), Profile::Production, keys)?;
 //! let wristband = Wristband::start(&config).await?;
