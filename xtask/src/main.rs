@@ -3,7 +3,9 @@
 //! - `test`: the whole test suite, against SQLite and a PostgreSQL cluster that it starts itself
 //!   unless `WRISTBAND_TEST_POSTGRES_URL` names one;
 //! - `ci`: what `.ci/run` runs: formatting, clippy and rustdoc with warnings denied, then `test`;
-//! - `pg`: a development PostgreSQL in `target/dev-postgres`, running until Ctrl-C.
+//! - `pg`: a development PostgreSQL in `target/dev-postgres`, running until Ctrl-C;
+//! - `bench`: builds the release server and the `bench` crate, then runs `wristband-bench`
+//!   (the load generator and the run live there; see that crate).
 //!
 //! Only the standard library, `ctrlc` and the workspace's `pg-cluster` (which starts and stops
 //! the clusters; std only) are used, so the tasks build quickly on a fresh clone.
@@ -35,6 +37,14 @@ Tasks:
                   warnings denied, then `test`. Stops at the first failing step.
   pg              Start a development PostgreSQL in target/dev-postgres (kept between runs),
                   print its URL, and keep it running until Ctrl-C.
+  bench [-- ARGS] Build `wristband` and the benchmark in release mode, then measure, for each
+                  store (sqlite, postgres) and session mode (database, cookie): authenticated
+                  GET /dashboard req/s as a ratio to a bare axum server, its p50/p99 latency
+                  alone and during a login storm, logins/s as a ratio to raw Argon2id
+                  hashes/s, and the server's peak RSS. Starts a throw-away PostgreSQL; takes
+                  a few minutes. Tables on stdout, JSON in target/bench/results.json. ARGS go
+                  to `wristband-bench` (e.g. `-- --duration 10s --stores sqlite`; `-- --help`
+                  lists them).
   help            Print this text.
 
 Environment:
@@ -53,6 +63,8 @@ enum Task {
     Ci,
     /// `pg`.
     Pg,
+    /// `bench`, with the arguments for `wristband-bench`.
+    Bench(Vec<OsString>),
     /// `help`, `-h`, `--help`.
     Help,
 }
@@ -68,15 +80,16 @@ fn parse(args: Vec<OsString>) -> Result<Task, String> {
         None => Ok(task),
         Some(arg) => Err(format!("unexpected argument `{}`", arg.to_string_lossy())),
     };
-    match task.to_str() {
-        Some("test") => {
-            // `cargo xtask test -- ARGS`; a bare `cargo xtask test ARGS` is accepted as well.
-            let mut rest = rest;
-            if rest.first().is_some_and(|arg| arg == "--") {
-                rest.remove(0);
-            }
-            Ok(Task::Test(rest))
+    // `cargo xtask test -- ARGS`; a bare `cargo xtask test ARGS` is accepted as well.
+    let passed_on = |mut rest: Vec<OsString>| {
+        if rest.first().is_some_and(|arg| arg == "--") {
+            rest.remove(0);
         }
+        rest
+    };
+    match task.to_str() {
+        Some("test") => Ok(Task::Test(passed_on(rest))),
+        Some("bench") => Ok(Task::Bench(passed_on(rest))),
         Some("ci") => no_more(Task::Ci),
         Some("pg") => no_more(Task::Pg),
         Some("help" | "-h" | "--help") => Ok(Task::Help),
@@ -100,6 +113,7 @@ fn main() -> ExitCode {
         Task::Test(extra) => interrupt::install_exit_handler().and_then(|()| tasks::test(&extra)),
         Task::Ci => interrupt::install_exit_handler().and_then(|()| tasks::ci()),
         Task::Pg => tasks::pg(),
+        Task::Bench(extra) => interrupt::install_exit_handler().and_then(|()| tasks::bench(&extra)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -141,9 +155,18 @@ mod tests {
     }
 
     #[test]
+    fn bench_passes_arguments_after_the_separator() {
+        assert_eq!(parse(args(&["bench"])), Ok(Task::Bench(vec![])));
+        assert_eq!(
+            parse(args(&["bench", "--", "--duration", "2s"])),
+            Ok(Task::Bench(args(&["--duration", "2s"])))
+        );
+    }
+
+    #[test]
     fn rejects_unknown_and_missing_tasks() {
         assert!(parse(args(&[])).is_err());
-        assert!(parse(args(&["bench"])).is_err());
+        assert!(parse(args(&["benchmark"])).is_err());
         assert!(parse(args(&["ci", "--fast"])).is_err());
     }
 }

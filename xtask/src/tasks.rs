@@ -1,7 +1,9 @@
-//! The tasks themselves: `test`, `ci` and `pg`.
+//! The tasks themselves: `test`, `ci`, `pg` and `bench`.
 
 use std::env;
 use std::ffi::{OsStr, OsString};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -49,6 +51,46 @@ pub fn pg() -> Result {
     println!();
     drop(running);
     Ok(())
+}
+
+/// `cargo xtask bench`: builds the server and the benchmark in release mode, then replaces
+/// this process with `wristband-bench` (so that Ctrl-C reaches it directly and it cleans up its
+/// servers and cluster itself), telling it where the binaries are; `extra` follows, so it can
+/// override those paths too.
+pub fn bench(extra: &[OsString]) -> Result {
+    let mut build = cargo(["build", "--release", "-p", "web", "-p", "bench"]);
+    println!("==> build: {}", process::describe(&build));
+    let status = process::run(&mut build)?;
+    if !status.success() {
+        return Err(Failure::Error(format!(
+            "the release build failed ({status})"
+        )));
+    }
+    let release =
+        target_dir(&cargo::workspace_root(), env::var_os("CARGO_TARGET_DIR")).join("release");
+    let mut run = Command::new(release.join("wristband-bench"));
+    run.current_dir(cargo::workspace_root())
+        .arg("--wristband")
+        .arg(release.join("wristband"))
+        .arg("--bare")
+        .arg(release.join("bench-bare"))
+        .args(extra);
+    println!("==> bench: {}", process::describe(&run));
+    // Only returns when the program could not be started.
+    let error = run.exec();
+    Err(Failure::Error(format!(
+        "cannot run {}: {error}",
+        release.join("wristband-bench").display()
+    )))
+}
+
+/// Cargo's target folder: `$CARGO_TARGET_DIR` (relative to the workspace root, as cargo reads
+/// it from the environment) or `target` in the workspace root.
+fn target_dir(root: &Path, from_env: Option<OsString>) -> PathBuf {
+    match from_env.filter(|dir| !dir.is_empty()) {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
 }
 
 /// Prints the summary (unless interrupted) and turns failed steps into a failure.
@@ -214,6 +256,15 @@ fn with_flag(existing: Option<OsString>, flag: &str) -> OsString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_target_folder() {
+        let root = Path::new("/w");
+        assert_eq!(target_dir(root, None), Path::new("/w/target"));
+        assert_eq!(target_dir(root, Some("".into())), Path::new("/w/target"));
+        assert_eq!(target_dir(root, Some("out".into())), Path::new("/w/out"));
+        assert_eq!(target_dir(root, Some("/t".into())), Path::new("/t"));
+    }
 
     #[test]
     fn adds_to_existing_flags() {
