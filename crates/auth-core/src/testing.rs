@@ -4,7 +4,7 @@
 //! async function returning a fresh, empty store and a guard that keeps its database alive
 //! (a temporary file, a throw-away schema):
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh_store() -> (MyStore, tempfile::TempDir) { /* … */ }
 //! auth_core::store_conformance_tests!(fresh_store);
 //! ```
