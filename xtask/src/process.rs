@@ -1,5 +1,6 @@
 //! Running child processes.
 
+use pg_cluster::shell_quote;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 
@@ -58,30 +59,9 @@ pub fn describe(command: &Command) -> String {
     words.join(" ")
 }
 
-/// Quotes `word` for a POSIX shell, leaving plain words as they are.
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quotes_only_what_needs_it() {
-        assert_eq!(shell_quote("--workspace"), "--workspace");
-        assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
-    }
 
     #[test]
     fn describes_commands_without_secrets() {

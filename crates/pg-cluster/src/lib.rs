@@ -48,6 +48,7 @@ mod process;
 
 pub use cluster::{Cluster, Kind, Progress};
 pub use error::{Error, ErrorKind};
+pub use process::shell_quote;
 
 /// The variable that names an existing PostgreSQL for Wristband's tests, instead of a
 /// throw-away cluster; the error for a missing PostgreSQL mentions it as the alternative.

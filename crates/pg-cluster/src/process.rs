@@ -76,8 +76,9 @@ pub(crate) fn describe(command: &Command) -> String {
         .join(" ")
 }
 
-/// Quotes `word` for a POSIX shell, leaving plain words as they are.
-pub(crate) fn shell_quote(word: &str) -> String {
+/// Quotes `word` for a POSIX shell, leaving plain words as they are (for printing commands a
+/// person can paste).
+pub fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()

@@ -46,6 +46,29 @@ pub(crate) async fn check_password(
     }
 }
 
+/// Re-authentication: when `password` is the user's, this session counts as freshly logged in
+/// (its cookie is re-sent) and the renewed session is returned; `None` for a wrong password.
+pub(crate) async fn reauthenticate_session(
+    app: &AppState,
+    context: &RequestContext,
+    session: &ActiveSession,
+    password: &SecretString,
+) -> Result<Option<ActiveSession>, AppError> {
+    match check_password(app, context, session, password).await? {
+        PasswordCheck::Correct => {
+            let fresh = app
+                .0
+                .sessions
+                .reauthenticated(session, OffsetDateTime::now_utc())
+                .await?;
+            context.set_session(&fresh, false)?;
+            tracing::info!(event = "reauthentication.success", user_id = %session.user.id, client = ?context.client().address, "password re-entered");
+            Ok(Some(fresh))
+        }
+        PasswordCheck::Wrong => Ok(None),
+    }
+}
+
 pub(crate) fn is_fresh(app: &AppState, context: &RequestContext) -> bool {
     check(&FreshLogin(app.0.fresh_for), context).is_ok()
 }
@@ -133,16 +156,9 @@ pub async fn revoke(
                 error("Enter your password to confirm: your last sign-in was a while ago.");
             return account_page(&app, &context, &session, StatusCode::FORBIDDEN, &errors).await;
         }
-        match check_password(&app, &context, &session, &password).await? {
-            PasswordCheck::Correct => {
-                session = app
-                    .0
-                    .sessions
-                    .reauthenticated(&session, OffsetDateTime::now_utc())
-                    .await?;
-                context.set_session(&session, false)?;
-            }
-            PasswordCheck::Wrong => {
+        match reauthenticate_session(&app, &context, &session, &password).await? {
+            Some(fresh) => session = fresh,
+            None => {
                 let errors = error("That password is not right.");
                 return account_page(&app, &context, &session, StatusCode::UNAUTHORIZED, &errors)
                     .await;
@@ -287,18 +303,9 @@ pub async fn reauthenticate(
 ) -> Result<Response, AppError> {
     let password = SecretString::new(form.password);
     let next = form.next.as_deref().and_then(safe_next);
-    match check_password(&app, &context, &session, &password).await? {
-        PasswordCheck::Correct => {
-            let fresh = app
-                .0
-                .sessions
-                .reauthenticated(&session, OffsetDateTime::now_utc())
-                .await?;
-            context.set_session(&fresh, false)?;
-            tracing::info!(event = "reauthentication.success", user_id = %session.user.id, client = ?context.client().address, "password re-entered");
-            Ok(Redirect::to(next.unwrap_or("/account")).into_response())
-        }
-        PasswordCheck::Wrong => Ok(render(
+    match reauthenticate_session(&app, &context, &session, &password).await? {
+        Some(_) => Ok(Redirect::to(next.unwrap_or("/account")).into_response()),
+        None => Ok(render(
             &app,
             &context,
             StatusCode::UNAUTHORIZED,

@@ -3,7 +3,7 @@
 //! (`application/problem+json`) with `type`, `title`, `status`, `detail`, and `errors`
 //! (field → message) on validation failures.
 
-use crate::account::{PasswordCheck, check_password, is_fresh};
+use crate::account::{is_fresh, reauthenticate_session};
 use crate::context::RequestContext;
 use crate::credentials::{self, CredentialCheck};
 use crate::error::AppError;
@@ -383,18 +383,9 @@ async fn reauthenticate(
     if !missing.is_empty() {
         return Err(Problem::invalid(missing));
     }
-    match check_password(&app, &context, &session, &password).await? {
-        PasswordCheck::Correct => {
-            let fresh = app
-                .0
-                .sessions
-                .reauthenticated(&session, OffsetDateTime::now_utc())
-                .await?;
-            context.set_session(&fresh, false)?;
-            tracing::info!(event = "reauthentication.success", user_id = %session.user.id, client = ?context.client().address, "password re-entered");
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
-        PasswordCheck::Wrong => Err(Problem::unauthorized("That password is not right.")),
+    match reauthenticate_session(&app, &context, &session, &password).await? {
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(Problem::unauthorized("That password is not right.")),
     }
 }
 
