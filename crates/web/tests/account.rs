@@ -184,6 +184,29 @@ on_every_backend! {
         assert_eq!(fresh.login("fina", NEW_PASSWORD).await.status, StatusCode::SEE_OTHER);
     }
 
+    async fn a_password_change_that_fails_midway_changes_nothing(backend: Backend) {
+        let f = spawn(backend, |_| {}).await;
+        let mut a = f.app.browser();
+        a.sign_up("gale").await;
+        let mut b = second_browser(&f, "gale").await;
+        // Make the store fail after the password change has begun: the new session row (database
+        // sessions) or the new auth stamp (cookie sessions) is refused by a trigger.
+        let sabotage = common::Sabotage::install(&f.database, if backend.database_sessions() {
+            common::Failing::SessionInsert
+        } else {
+            common::Failing::AuthStampUpdate
+        })
+        .await;
+        let failed = post_account(&mut a, "/account/password", &[("current_password", PASSWORD), ("new_password", NEW_PASSWORD)]).await;
+        assert!(failed.status.is_server_error(), "{} {}", failed.status, failed.body);
+        sabotage.remove().await;
+        assert_eq!(a.get("/account").await.status, StatusCode::OK, "this session still works");
+        assert_eq!(b.get("/dashboard").await.status, StatusCode::OK, "the other session still works");
+        let mut fresh = f.app.browser();
+        assert_eq!(fresh.login("gale", NEW_PASSWORD).await.status, StatusCode::UNAUTHORIZED, "the new password was not stored");
+        assert_eq!(fresh.login("gale", PASSWORD).await.status, StatusCode::SEE_OTHER, "the old password still works");
+    }
+
     async fn guard_layers_protect_their_routes(backend: Backend) {
         let f = spawn_with(backend, |_| {}, guarded_routes()).await;
         let mut anonymous = f.app.browser();

@@ -740,3 +740,55 @@ pub fn assert_one_line(output: &Output) {
         "{text}"
     );
 }
+
+/// Which write a [`Sabotage`] makes fail.
+#[derive(Debug, Clone, Copy)]
+pub enum Failing {
+    /// Inserting a session row.
+    SessionInsert,
+    /// Changing a user's auth stamp.
+    AuthStampUpdate,
+}
+
+/// A trigger in the test's real database that makes one kind of write fail, so a test can
+/// show what a failure midway through a use case leaves behind.
+pub struct Sabotage {
+    db: store_seaorm::sea_orm::DatabaseConnection,
+    postgres: bool,
+}
+
+impl Sabotage {
+    pub async fn install(database: &Database, failing: Failing) -> Self {
+        use store_seaorm::sea_orm::ConnectionTrait;
+        let db = store_seaorm::sea_orm::Database::connect(&database.url).await.unwrap();
+        let postgres = database.url.starts_with("postgres");
+        let statements: Vec<String> = match (postgres, failing) {
+            (false, Failing::SessionInsert) => vec![
+                "CREATE TRIGGER sabotage BEFORE INSERT ON sessions BEGIN SELECT RAISE(ABORT, 'sabotaged'); END".into(),
+            ],
+            (false, Failing::AuthStampUpdate) => vec![
+                "CREATE TRIGGER sabotage BEFORE UPDATE OF auth_stamp ON users BEGIN SELECT RAISE(ABORT, 'sabotaged'); END".into(),
+            ],
+            (true, failing) => vec![
+                "CREATE FUNCTION sabotage() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'sabotaged'; END $$ LANGUAGE plpgsql".into(),
+                match failing {
+                    Failing::SessionInsert => "CREATE TRIGGER sabotage BEFORE INSERT ON sessions FOR EACH ROW EXECUTE FUNCTION sabotage()".into(),
+                    Failing::AuthStampUpdate => "CREATE TRIGGER sabotage BEFORE UPDATE OF auth_stamp ON users FOR EACH ROW EXECUTE FUNCTION sabotage()".into(),
+                },
+            ],
+        };
+        for statement in statements {
+            db.execute_unprepared(&statement).await.unwrap();
+        }
+        Self { db, postgres }
+    }
+
+    pub async fn remove(self) {
+        use store_seaorm::sea_orm::ConnectionTrait;
+        if self.postgres {
+            self.db.execute_unprepared("DROP FUNCTION sabotage() CASCADE").await.unwrap();
+        } else {
+            self.db.execute_unprepared("DROP TRIGGER sabotage").await.unwrap();
+        }
+    }
+}
