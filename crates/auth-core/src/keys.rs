@@ -244,7 +244,11 @@ mod tests {
         let mut bytes = tag.as_bytes().to_vec();
         for i in 0..bytes.len() {
             bytes[i] ^= 1;
-            assert_eq!(signer.verify(&[b"name", b"hello"], &bytes), None, "byte {i}");
+            assert_eq!(
+                signer.verify(&[b"name", b"hello"], &bytes),
+                None,
+                "byte {i}"
+            );
             bytes[i] ^= 1;
         }
         assert_eq!(signer.verify(&[b"name", b"hellO"], tag.as_bytes()), None);
@@ -266,7 +270,8 @@ mod tests {
         let keys = ring(A, &[]);
         let tag = keys.signer("flash-cookie").sign(&[b"1"]);
         assert_eq!(
-            keys.signer("session-cookie").verify(&[b"1"], tag.as_bytes()),
+            keys.signer("session-cookie")
+                .verify(&[b"1"], tag.as_bytes()),
             None
         );
         assert_ne!(keys.derive("a").0, keys.derive("b").0);

@@ -71,10 +71,10 @@ pub use hasher::{
 pub use keys::{KeyRing, Signer};
 pub use password_policy::{PasswordPolicy, PasswordRuleViolation};
 pub use secret::{PasswordHashString, SecretString};
+pub use service::{AuthService, Client, ServiceError, ServiceSettings, SessionStorage};
 pub use session::{
     NewSession, SessionId, SessionRecord, SessionTimeouts, SessionToken, SessionTouch, TokenDigest,
 };
-pub use service::{AuthService, Client, ServiceError, ServiceSettings, SessionStorage};
 pub use store::{AuthStore, SessionStore, StoreError, User, UserCredentials, UserId, UserStore};
 pub use throttle::{
     FailureCount, FailureCounterStore, LoginThrottle, RetryAfter, ThrottleKey, ThrottleScope,

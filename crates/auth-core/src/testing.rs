@@ -622,20 +622,24 @@ pub async fn change_password_replaces_hash_stamp_and_sessions_together<S: AuthSt
     assert_eq!(after.password_hash, hash("bmV3"));
     assert_eq!(after.user.auth_stamp, changed.auth_stamp);
     for gone in [&first, &second] {
-        assert!(matches!(store.load_session(&gone.digest(), now).await, Ok(None)));
+        assert!(matches!(
+            store.load_session(&gone.digest(), now).await,
+            Ok(None)
+        ));
     }
     let kept = store.load_session(&renewed.digest(), now).await;
     assert!(
         matches!(&kept, Ok(Some((record, _))) if record.id == new_renewed.id),
         "{kept:?}"
     );
-    assert!(matches!(store.load_session(&other.digest(), now).await, Ok(Some(_))));
+    assert!(matches!(
+        store.load_session(&other.digest(), now).await,
+        Ok(Some(_))
+    ));
 }
 
 /// An administrator's reset (no renewed session) ends every session of the user.
-pub async fn change_password_without_a_renewed_session_ends_every_session<S: AuthStore>(
-    store: &S,
-) {
+pub async fn change_password_without_a_renewed_session_ends_every_session<S: AuthStore>(store: &S) {
     let xia = user(store, "xia").await;
     let now = now_ms();
     let (token, new) = session(xia, now, normal(now));
@@ -648,7 +652,10 @@ pub async fn change_password_without_a_renewed_session_ends_every_session<S: Aut
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(changed.sessions_ended, 1);
-    assert!(matches!(store.load_session(&token.digest(), now).await, Ok(None)));
+    assert!(matches!(
+        store.load_session(&token.digest(), now).await,
+        Ok(None)
+    ));
     assert!(matches!(store.list_user_sessions(xia, now).await, Ok(list) if list.is_empty()));
 }
 
@@ -657,9 +664,14 @@ pub async fn change_password_of_an_unknown_user_writes_nothing<S: AuthStore>(sto
     let now = now_ms();
     let ghost = UserId(987_654_321);
     let (token, new) = session(ghost, now, normal(now));
-    let result = store.change_password(ghost, &hash("Z2hvc3Q"), Some(&new)).await;
+    let result = store
+        .change_password(ghost, &hash("Z2hvc3Q"), Some(&new))
+        .await;
     assert!(result.is_err(), "{result:?}");
-    assert!(matches!(store.load_session(&token.digest(), now).await, Ok(None)));
+    assert!(matches!(
+        store.load_session(&token.digest(), now).await,
+        Ok(None)
+    ));
 }
 
 // ---- Login throttling: failure counters (`FailureCounterStore`). ----
@@ -874,7 +886,6 @@ pub async fn concurrent_failures_count_exactly<S: AuthStore>(store: &S) {
         [Some(TASKS)]
     );
 }
-
 
 /// Withdrawing takes one failure back, never below zero, and keeps the window.
 pub async fn withdrawing_a_failure_takes_one_back<S: AuthStore>(store: &S) {

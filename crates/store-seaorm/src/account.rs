@@ -1,8 +1,8 @@
 //! [`AuthStore`] on SeaORM: the writes that span users and sessions, and the health check.
 
+use crate::SeaStore;
 use crate::entity::{session, user};
 use crate::sessions::insert_session;
-use crate::SeaStore;
 use async_trait::async_trait;
 use auth_core::store::{PasswordChanged, new_auth_stamp};
 use auth_core::{AuthStore, NewSession, PasswordHashString, StoreError, UserId};

@@ -123,7 +123,8 @@ pub(crate) fn to_ms(t: OffsetDateTime) -> i64 {
 }
 
 pub(crate) fn from_ms(ms: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).map_err(StoreError::database)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(StoreError::database)
 }
 
 pub(crate) fn user_from(model: user::Model) -> Result<User, StoreError> {
@@ -148,5 +149,3 @@ pub(crate) fn session_from(model: session::Model) -> Result<SessionRecord, Store
         user_agent: model.user_agent,
     })
 }
-
-

@@ -209,7 +209,11 @@ impl MigrationName for AddSessionPublicIds {
 impl MigrationTrait for AddSessionPublicIds {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .exec_stmt(Query::delete().from_table(SessionsPublicId::Table).to_owned())
+            .exec_stmt(
+                Query::delete()
+                    .from_table(SessionsPublicId::Table)
+                    .to_owned(),
+            )
             .await?;
         // SQLite adds a NOT NULL column only with a default; every insert sets the real value.
         manager

@@ -4,7 +4,9 @@ use crate::entity::{session, user};
 use crate::{SeaStore, session_from, to_ms, user_from};
 use async_trait::async_trait;
 use auth_core::session::{SessionDeadlines, SessionId};
-use auth_core::{NewSession, SessionRecord, SessionStore, SessionTouch, StoreError, TokenDigest, User, UserId};
+use auth_core::{
+    NewSession, SessionRecord, SessionStore, SessionTouch, StoreError, TokenDigest, User, UserId,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
@@ -145,7 +147,10 @@ impl SessionStore for SeaStore {
         if let Some(keep) = keep {
             query = query.filter(session::Column::TokenDigest.ne(keep.as_bytes().to_vec()));
         }
-        let result = query.exec(self.connection()).await.map_err(|e| self.error(e))?;
+        let result = query
+            .exec(self.connection())
+            .await
+            .map_err(|e| self.error(e))?;
         Ok(result.rows_affected)
     }
 
@@ -181,4 +186,3 @@ impl SessionStore for SeaStore {
         Ok(result.rows_affected)
     }
 }
-

@@ -4,7 +4,9 @@ use crate::entity::user;
 use crate::{SeaStore, to_ms, user_from};
 use async_trait::async_trait;
 use auth_core::store::{ImportMode, ImportOutcome, ImportReport, new_auth_stamp};
-use auth_core::{PasswordHashString, StoreError, User, UserCredentials, UserId, UserStore, Username};
+use auth_core::{
+    PasswordHashString, StoreError, User, UserCredentials, UserId, UserStore, Username,
+};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
@@ -189,4 +191,3 @@ impl UserStore for SeaStore {
         })
     }
 }
-

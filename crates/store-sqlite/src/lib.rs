@@ -45,8 +45,7 @@ pub enum OpenError {
 /// Opens (creating if missing) the SQLite database at `url` (`sqlite://PATH`), applies
 /// migrations, and returns the store.
 pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SeaStore, OpenError> {
-    let parsed =
-        SqliteConnectOptions::from_str(url).map_err(OpenError::InvalidUrl)?;
+    let parsed = SqliteConnectOptions::from_str(url).map_err(OpenError::InvalidUrl)?;
     if let Some(folder) = parsed.get_filename().parent()
         && !folder.as_os_str().is_empty()
     {

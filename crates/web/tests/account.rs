@@ -2,18 +2,19 @@
 //! as layers and extractors — on every leg of the matrix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use test_harness as common;
+#[allow(unused_imports)]
+use test_harness::on_every_backend;
 
 use auth_core::User;
 use auth_core::guard::{FreshLogin, LoginRequired, RouteGuard, UserPredicate};
 use axum::Router;
 use axum::routing::get;
-use common::{Backend, Browser, PASSWORD, spawn, spawn_with};
+use common::{Browser, PASSWORD, spawn, spawn_with};
 use reqwest::StatusCode;
 use std::time::Duration;
-use web::AppState;
 use web::config::ConfigDuration;
-use web::guard::{FreshUser, Guarded, RequireLayer};
+use web::{FreshUser, Guarded, RequireLayer};
 
 const NEW_PASSWORD: &str = "a brand new passphrase for me";
 
@@ -42,7 +43,7 @@ impl RouteGuard for AdminsOnly {
     }
 }
 
-fn guarded_routes() -> Router<AppState> {
+fn guarded_routes() -> Router {
     Router::new()
         .route(
             "/layer/login",

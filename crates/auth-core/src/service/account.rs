@@ -91,7 +91,12 @@ impl AuthService {
         client: &Client,
     ) -> Result<PasswordChange, ServiceError> {
         let mut errors = FieldErrors::new();
-        if let Err(violation) = self.0.settings.policy.check(new, Some(&session.user.username)) {
+        if let Err(violation) = self
+            .0
+            .settings
+            .policy
+            .check(new, Some(&session.user.username))
+        {
             errors.insert("new_password", violation.to_string());
         }
         if let Some(confirm) = confirm.filter(|c| !c.is_empty())
@@ -158,7 +163,10 @@ impl AuthService {
             return Ok(SessionEnd::LoggedOut);
         }
         if !self.can_end_single_sessions()
-            || !self.store().delete_user_session(session.user.id, &id).await?
+            || !self
+                .store()
+                .delete_user_session(session.user.id, &id)
+                .await?
         {
             return Ok(SessionEnd::NotFound);
         }

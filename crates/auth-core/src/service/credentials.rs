@@ -30,7 +30,11 @@ struct LoginAttempt {
 }
 
 impl LoginAttempt {
-    async fn begin(service: &AuthService, raw_username: &str, client: &Client) -> Result<Self, ServiceError> {
+    async fn begin(
+        service: &AuthService,
+        raw_username: &str,
+        client: &Client,
+    ) -> Result<Self, ServiceError> {
         let throttle = &service.0.settings.throttle;
         let store = service.store();
         let keys = throttle.keys(&username_throttle_key(raw_username), client.address);
@@ -40,25 +44,34 @@ impl LoginAttempt {
         if let Err(wait) = throttle.decide(&keys, &counts, now) {
             return Err(refuse(raw_username, client, wait.seconds()));
         }
-        let mut before = Vec::with_capacity(keys.len());
-        let recorded = join_all(keys.iter().map(|key| {
-            store.record_failure(key, throttle.window(key.scope()), now)
-        }))
+        let recorded = join_all(
+            keys.iter()
+                .map(|key| store.record_failure(key, throttle.window(key.scope()), now)),
+        )
         .await;
-        let attempt = Self { keys };
-        for result in recorded {
+        let mut before = Vec::with_capacity(keys.len());
+        let mut counted = Vec::with_capacity(keys.len());
+        let mut failure = None;
+        for (key, result) in keys.iter().zip(recorded) {
             match result {
                 // What the counter held before this attempt, as concurrent attempts left it.
-                Ok(count) => before.push(Some(FailureCount {
-                    count: count.count.saturating_sub(1),
-                    ..count
-                })),
-                Err(error) => {
-                    attempt.abandon(service).await;
-                    return Err(error.into());
+                Ok(count) => {
+                    before.push(Some(FailureCount {
+                        count: count.count.saturating_sub(1),
+                        ..count
+                    }));
+                    counted.push(key.clone());
                 }
+                Err(error) => failure = Some(error),
             }
         }
+        if let Some(error) = failure {
+            // Take back what was counted; when nothing was (the usual outage) there is no
+            // second wait for the database.
+            Self { keys: counted }.abandon(service).await;
+            return Err(error.into());
+        }
+        let attempt = Self { keys };
         if let Err(wait) = throttle.decide(&attempt.keys, &before, now) {
             attempt.withdraw_all(service).await?;
             return Err(refuse(raw_username, client, wait.seconds()));

@@ -354,6 +354,17 @@ impl AuthService {
         })
     }
 
+    /// A session for `user` without a password, for an application's own tests.
+    #[cfg(feature = "testing")]
+    pub async fn start_test_session(
+        &self,
+        user: User,
+        now: OffsetDateTime,
+    ) -> Result<ActiveSession, ServiceError> {
+        self.start_session(user, false, &Client::command_line(), now)
+            .await
+    }
+
     /// Ends `session` on the server. In the cookie store there is nothing to delete: the caller
     /// clears the cookie.
     async fn end(&self, session: &ActiveSession) -> Result<(), ServiceError> {
@@ -364,7 +375,11 @@ impl AuthService {
     }
 
     /// Logs out: ends `session` on the server (the caller clears the browser's cookie).
-    pub async fn log_out(&self, session: &ActiveSession, client: &Client) -> Result<(), ServiceError> {
+    pub async fn log_out(
+        &self,
+        session: &ActiveSession,
+        client: &Client,
+    ) -> Result<(), ServiceError> {
         self.end(session).await?;
         tracing::info!(event = "logout", user_id = %session.user.id, client = %client.address_field(), "logged out");
         Ok(())
