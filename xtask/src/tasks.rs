@@ -58,7 +58,7 @@ pub fn pg() -> Result {
 /// servers and cluster itself), telling it where the binaries are; `extra` follows, so it can
 /// override those paths too.
 pub fn bench(extra: &[OsString]) -> Result {
-    let mut build = cargo(["build", "--release", "-p", "web", "-p", "bench"]);
+    let mut build = cargo(["build", "--release", "-p", "wristband", "-p", "bench"]);
     println!("==> build: {}", process::describe(&build));
     let status = process::run(&mut build)?;
     if !status.success() {

@@ -48,22 +48,26 @@ pub(crate) fn check(guard: &dyn RouteGuard, context: &RequestContext) -> Result<
 /// Why a guard or an extractor refused a request; as a response it is a redirect for pages
 /// and a problem document for the API (see the module documentation).
 #[derive(Debug)]
-pub struct Rejection(Response);
+pub struct Rejection(Box<Response>);
 
 impl Rejection {
     /// The answer to `denial` for the request of `parts`.
     pub(crate) fn new(context: &RequestContext, denial: Denial, parts: &Parts) -> Self {
-        Self(denial_response(context, denial, &return_target(parts)))
+        Self(Box::new(denial_response(
+            context,
+            denial,
+            &return_target(parts),
+        )))
     }
 
     pub(crate) fn missing_layer() -> Self {
-        Self(AppError::MissingLayer.into_response())
+        Self(Box::new(AppError::MissingLayer.into_response()))
     }
 }
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        self.0
+        *self.0
     }
 }
 

@@ -426,9 +426,27 @@ on_every_backend! {
 
     async fn healthz_answers_ok(backend: Backend) {
         let f = spawn(backend, |_| {}).await;
-        let page = f.app.browser().get("/healthz").await;
+        let mut b = f.app.browser();
+        let page = b.get("/healthz").await;
         assert_eq!(page.status, StatusCode::OK);
         assert_eq!(page.body, r#"{"status":"ok"}"#);
+        assert_eq!(page.header("cache-control"), None, "nothing personal in it");
+        b.sign_up("hale").await;
+        let logged_in = b.get("/healthz").await;
+        assert_eq!(logged_in.status, StatusCode::OK);
+        assert_eq!(logged_in.header("cache-control"), Some("no-store"), "a request with a valid session");
+    }
+
+    async fn the_login_form_always_carries_every_field(backend: Backend) {
+        let f = spawn(backend, |_| {}).await;
+        let mut b = f.app.browser();
+        for path in ["/login", "/login?next=/account", "/login?next=//evil.example"] {
+            let page = b.get(path).await;
+            for field in ["username", "password", "remember", "next", "csrf_token"] {
+                assert!(page.body.contains(&format!("name=\"{field}\"")), "{path}: no {field}");
+            }
+        }
+        assert_eq!(b.get("/login").await.input_values("next"), [""]);
     }
 
     async fn slow_headers_are_cut_off(backend: Backend) {
