@@ -46,7 +46,33 @@ pub(crate) fn check(guard: &dyn RouteGuard, context: &RequestContext) -> Result<
 }
 
 /// Why a guard or an extractor refused a request; as a response it is a redirect for pages
-/// and a problem document for the API (see the module documentation).
+/// and a problem document for the API and for clients that accept only JSON.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::get};
+/// use tower::ServiceExt;
+/// use web::{CurrentUser, Rejection};
+/// # let dir = tempfile::tempdir()?;
+/// # let mut config = web::Config::new(web::config::Profile::Development)?;
+/// # config.settings.database.url = format!("sqlite://{}", dir.path().join("app.db").display());
+/// # let wristband = web::Wristband::builder(config).start().await?;
+///
+/// // A handler may take the rejection into its own hands.
+/// async fn orders(user: Result<CurrentUser, Rejection>) -> Result<String, Rejection> {
+///     Ok(format!("Orders of {}", user?.0.user.username))
+/// }
+/// let app = wristband.wrap(Router::new().route("/orders", get(orders)));
+/// let page = app.clone().oneshot(Request::get("/orders").body(Body::empty())?).await?;
+/// assert_eq!(page.status(), StatusCode::SEE_OTHER);
+/// let json = app
+///     .oneshot(Request::get("/orders").header("accept", "application/json").body(Body::empty())?)
+///     .await?;
+/// assert_eq!(json.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(json.headers()["content-type"], "application/problem+json");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Rejection(Box<Response>);
 

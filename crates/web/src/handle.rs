@@ -14,7 +14,17 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// Why Wristband could not start.
+/// Why Wristband could not start. Every variant is a mistake to fix before serving; none is
+/// ever a panic.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = web::Config::new(web::config::Profile::Development)?;
+/// let started = web::Wristband::builder(config).pages_at("no-leading-slash").start().await;
+/// assert!(matches!(started, Err(web::Error::Mount(_))));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The configuration is invalid (including a missing `SECRET_KEY` in production).
@@ -38,21 +48,28 @@ pub enum Error {
 /// expired rows running. Cheap to clone; the background work stops at
 /// [`shutdown`](Self::shutdown), or when the handle and every router made from it are gone.
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use axum::{Router, routing::get};
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axum::{Router, body::Body, http::Request, routing::get};
+/// use tower::ServiceExt;
 /// use web::{Config, CurrentUser, Wristband, config::Profile};
 ///
-/// let mut config = Config::new(Profile::Production)?; // SECRET_KEY from the environment
-/// config.settings.database.url = "postgres://shop@db.internal/shop".into();
+/// let dir = tempfile::tempdir()?;
+/// let mut config = Config::new(Profile::Development)?; // SECRET_KEY from the environment
+/// config.settings.database.url = format!("sqlite://{}", dir.path().join("shop.db").display());
 /// config.settings.login.default_redirect = "/orders".into();
 /// let wristband = Wristband::builder(config).pages_at("/auth").start().await?;
-/// let shop = Router::new()
-///     .route("/orders", get(|CurrentUser(s): CurrentUser| async move { format!("hi {}", s.user.username) }));
+/// let shop = Router::new().route(
+///     "/orders",
+///     get(|CurrentUser(s): CurrentUser| async move { format!("Orders of {}", s.user.username) }),
+/// );
 /// let app = wristband.wrap(shop);
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:4000").await?;
-/// // The peer address is what throttles each client on its own.
-/// axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
+///
+/// let anonymous = app.oneshot(Request::get("/orders").body(Body::empty())?).await?;
+/// assert_eq!(anonymous.headers()["location"], "/auth/login?next=/orders");
+/// // To serve it, pass the peer address, which throttles each client on its own:
+/// // axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -73,15 +90,23 @@ impl std::fmt::Debug for Wristband {
 /// By default the auth pages are at the root (`/login`, `/register`, …), the JSON API under
 /// `/api/v1`, the health check at `/healthz`.
 ///
-/// ```no_run
-/// # async fn run(config: web::Config) -> Result<(), web::Error> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axum::{Router, body::Body, http::{Request, StatusCode}};
+/// use tower::ServiceExt;
+/// # let dir = tempfile::tempdir()?;
+/// # let mut config = web::Config::new(web::config::Profile::Development)?;
+/// # config.settings.database.url = format!("sqlite://{}", dir.path().join("app.db").display());
 /// let wristband = web::Wristband::builder(config)
-///     .pages_at("/auth")           // /auth/login, /auth/register, /auth/account, …
-///     .api_at("/auth/api")         // or .without_api()
-///     .template("login.html", "{% extends \"base.html\" %}{% block content %}…{% endblock %}")
-///     .stylesheet("/shop/style.css")
+///     .pages_at("/auth")       // /auth/login, /auth/register, /auth/account, …
+///     .api_at("/auth/api")     // or .without_api()
+///     .template("login.html", "{% extends \"base.html\" %}{% block content %}Shop login{% endblock %}")
+///     .stylesheet("/shop.css")
 ///     .start()
 ///     .await?;
+/// let page = wristband.router().oneshot(Request::get("/auth/login").body(Body::empty())?).await?;
+/// assert_eq!(page.status(), StatusCode::OK);
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]

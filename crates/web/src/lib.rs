@@ -57,6 +57,7 @@ mod request;
 mod router;
 mod routes;
 mod serve;
+mod session_view;
 mod state;
 mod static_files;
 mod stores;

@@ -1,12 +1,27 @@
 //! Helpers for an application's own tests (feature `testing`): a user and a logged-in cookie in
 //! one call, without the login form.
 //!
-//! ```no_run
-//! # async fn test(wristband: web::Wristband) {
-//! let login = web::testing::log_in(&wristband, "grace").await.expect("a test user");
-//! // reqwest::Client::new().get(url).header("cookie", &login.cookie) …
-//! // and for a form of Wristband's: ("csrf_token", login.csrf_token.as_str())
-//! # let _ = login; }
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use axum::{Router, body::Body, http::Request, routing::get};
+//! use tower::ServiceExt;
+//! use web::CurrentUser;
+//! # let dir = tempfile::tempdir()?;
+//! # let mut config = web::Config::new(web::config::Profile::Test)?;
+//! # config.settings.database.url = format!("sqlite://{}", dir.path().join("app.db").display());
+//! # let wristband = web::Wristband::builder(config).start().await?;
+//! let app = wristband.wrap(Router::new().route(
+//!     "/orders",
+//!     get(|CurrentUser(s): CurrentUser| async move { format!("Orders of {}", s.user.username) }),
+//! ));
+//! let login = web::testing::log_in(&wristband, "grace").await?;
+//! let request = Request::get("/orders").header("cookie", &login.cookie).body(Body::empty())?;
+//! let response = app.oneshot(request).await?;
+//! let body = axum::body::to_bytes(response.into_body(), 1024).await?;
+//! assert_eq!(body, "Orders of grace");
+//! // For a form of Wristband's, send ("csrf_token", login.csrf_token) with the same cookie.
+//! # Ok(()) }
 //! ```
 
 use crate::Wristband;

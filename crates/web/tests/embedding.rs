@@ -202,7 +202,7 @@ async fn bad_mounts_and_templates_are_start_errors_not_panics() {
         .template("login.html", "{% if %}")
         .start()
         .await;
-    let error = started.err().expect("a broken template");
+    let error = started.expect_err("a broken template");
     assert!(error.to_string().contains("login.html"), "{error}");
     let missing = Wristband::builder(config(&dir, |s| {
         s.web.templates_dir = Some(dir.path().join("nope"))

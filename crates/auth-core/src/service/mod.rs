@@ -46,10 +46,12 @@ mod sessions;
 
 pub use account::{OthersEnded, PasswordChange, SessionEnd};
 pub use admin::{AdminPasswordReset, PurgeReport};
-pub use client::Client;
+pub use client::{Client, MAX_USER_AGENT_CHARS};
 pub use error::{ServiceError, error_chain};
 pub use registration::{FieldErrors, Registration, TAKEN};
-pub use sessions::{ActiveSession, LoadedSession, LoginOutcome, SessionError, SessionView};
+pub use sessions::{
+    ActiveSession, INVALID_CREDENTIALS, LoadedSession, LoginOutcome, SessionError, SessionView,
+};
 
 use crate::guard::{Access, FreshLogin, RouteGuard};
 use crate::hasher::{Argon2Hasher, HasherStats};

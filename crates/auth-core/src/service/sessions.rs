@@ -113,6 +113,10 @@ pub struct LoadedSession {
     pub reissue: bool,
 }
 
+/// The one message for every failed login (unknown user and wrong password alike), so no
+/// answer tells which part was wrong.
+pub const INVALID_CREDENTIALS: &str = "Invalid username or password.";
+
 /// What a login attempt came to.
 #[derive(Debug)]
 pub enum LoginOutcome {

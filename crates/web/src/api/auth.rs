@@ -2,10 +2,9 @@
 
 use super::json::{ApiJson, ApiUser, required};
 use super::problem::Problem;
-use crate::pages::auth::INVALID_CREDENTIALS;
 use crate::request::RequestContext;
 use auth_core::SecretString;
-use auth_core::service::{FieldErrors, LoginOutcome, Registration, TAKEN};
+use auth_core::service::{FieldErrors, INVALID_CREDENTIALS, LoginOutcome, Registration, TAKEN};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -3,8 +3,8 @@
 use super::json::ApiUser;
 use super::problem::Problem;
 use crate::error::AppError;
-use crate::pages::account::session_json;
 use crate::request::RequestContext;
+use crate::session_view::session_json;
 use auth_core::service::SessionEnd;
 use axum::Json;
 use axum::extract::Path;

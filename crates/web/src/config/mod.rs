@@ -76,6 +76,15 @@ impl Profile {
 
 /// A configuration problem; the message names the key and where its value came from. The
 /// ready server exits with status 2 and this one line.
+///
+/// ```
+/// use figment::{Figment, providers::Serialized};
+/// use web::{Config, config::Profile};
+///
+/// let figment = Figment::from(Serialized::default("session.idle_timeout", "soon"));
+/// let error = Config::from_figment(figment, Profile::Development).unwrap_err();
+/// assert!(error.to_string().contains("session.idle_timeout"), "{error}");
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A value, key or source is wrong.
@@ -84,6 +93,19 @@ pub enum ConfigError {
 }
 
 /// Wristband's whole configuration: the settings, the profile and the signing keys.
+///
+/// ```
+/// use figment::{Figment, providers::{Format, Toml}};
+/// use web::{Config, config::Profile};
+///
+/// // The [wristband] section of an application's own configuration.
+/// let figment = Figment::from(Toml::string(
+///     "[wristband.session]\nidle_timeout = \"15m\"\n[wristband.login]\ndefault_redirect = \"/orders\"",
+/// ));
+/// let config = Config::from_figment(figment.focus("wristband"), Profile::Development).unwrap();
+/// assert_eq!(config.settings.session.idle_timeout.0, std::time::Duration::from_secs(900));
+/// assert_eq!(config.settings.login.default_redirect, "/orders");
+/// ```
 pub struct Config {
     /// Every setting. Fields may be changed in code before
     /// [`Wristband::builder`](crate::Wristband::builder); they are checked again at start.

@@ -6,27 +6,13 @@ use crate::error::AppError;
 use crate::extract::{CsrfForm, CurrentUser};
 use crate::redirect::safe_next;
 use crate::request::RequestContext;
+use crate::session_view::session_json;
 use auth_core::SecretString;
-use auth_core::service::{ActiveSession, FieldErrors, PasswordChange, SessionEnd, SessionView};
+use auth_core::service::{ActiveSession, FieldErrors, PasswordChange, SessionEnd};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::OffsetDateTime;
-
-/// A session row as the account page and `GET /api/v1/sessions` show it (RFC 3339 times).
-pub(crate) fn session_json(view: &SessionView) -> serde_json::Value {
-    let rfc3339 = |t: OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    };
-    serde_json::json!({
-        "id": view.id.as_str(),
-        "created_at": rfc3339(view.created_at),
-        "last_seen_at": rfc3339(view.last_seen_at),
-        "user_agent": view.user_agent,
-        "current": view.current,
-    })
-}
 
 async fn account_page(
     context: &RequestContext,

@@ -6,13 +6,10 @@ use crate::extract::CsrfForm;
 use crate::redirect::safe_next;
 use crate::request::RequestContext;
 use auth_core::SecretString;
-use auth_core::service::{FieldErrors, LoginOutcome, Registration, TAKEN};
+use auth_core::service::{FieldErrors, INVALID_CREDENTIALS, LoginOutcome, Registration, TAKEN};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
-
-/// The one message for every failed login, so responses never tell which part was wrong.
-pub(crate) const INVALID_CREDENTIALS: &str = "Invalid username or password.";
 
 /// Fields of the registration form.
 #[derive(Debug, Default, Deserialize)]
