@@ -19,6 +19,7 @@ mod postgres;
 mod process;
 mod summary;
 mod tasks;
+mod tidy;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

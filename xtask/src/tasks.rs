@@ -58,7 +58,7 @@ pub fn pg() -> Result {
 /// servers and cluster itself), telling it where the binaries are; `extra` follows, so it can
 /// override those paths too.
 pub fn bench(extra: &[OsString]) -> Result {
-    let mut build = cargo(["build", "--release", "-p", "web", "-p", "bench"]);
+    let mut build = cargo(["build", "--release", "-p", "wristband", "-p", "bench"]);
     println!("==> build: {}", process::describe(&build));
     let status = process::run(&mut build)?;
     if !status.success() {
@@ -102,6 +102,7 @@ fn conclude(summary: &Summary, outcome: Result) -> Result {
 }
 
 fn ci_steps(summary: &mut Summary) -> Result {
+    architecture_step(summary)?;
     require_subcommand(summary, "fmt", "rustfmt")?;
     ci_step(
         summary,
@@ -131,6 +132,30 @@ fn ci_steps(summary: &mut Summary) -> Result {
     ci_step(summary, "doc", &mut doc)?;
 
     test_steps(&[], summary)
+}
+
+/// Every path ARCHITECTURE.md names must exist (see [`crate::tidy`]).
+fn architecture_step(summary: &mut Summary) -> Result {
+    println!("\n==> architecture: every path ARCHITECTURE.md names exists");
+    let started = Instant::now();
+    let root = cargo::workspace_root();
+    let map = std::fs::read_to_string(root.join("ARCHITECTURE.md"))
+        .map_err(|e| Failure::Error(format!("cannot read ARCHITECTURE.md: {e}")))?;
+    let missing = crate::tidy::missing_architecture_paths(&root, &map);
+    for path in &missing {
+        eprintln!("xtask: ARCHITECTURE.md names `{path}`, which does not exist");
+    }
+    let note = if missing.is_empty() {
+        String::new()
+    } else {
+        format!("{} missing path(s)", missing.len())
+    };
+    summary.record("architecture", missing.is_empty(), note, started);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Failed)
+    }
 }
 
 /// A ci step: as [`step`], but a failure stops the run.

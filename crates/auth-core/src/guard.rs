@@ -46,12 +46,35 @@ pub enum Denial {
 }
 
 /// Decides whether a request may proceed.
+///
+/// ```
+/// use auth_core::guard::{Access, Denial, RouteGuard};
+///
+/// /// Only during office hours, for anyone logged in.
+/// struct OfficeHours;
+///
+/// impl RouteGuard for OfficeHours {
+///     fn check(&self, access: &Access<'_>) -> Result<(), Denial> {
+///         access.user.ok_or(Denial::LoginRequired)?;
+///         (9..17).contains(&access.now.hour()).then_some(()).ok_or(Denial::Forbidden)
+///     }
+/// }
+/// let anonymous = Access { user: None, authenticated_at: None, now: time::OffsetDateTime::now_utc() };
+/// assert_eq!(OfficeHours.check(&anonymous), Err(Denial::LoginRequired));
+/// ```
 pub trait RouteGuard: Send + Sync + 'static {
     /// `Ok(())` to let the request through.
     fn check(&self, access: &Access<'_>) -> Result<(), Denial>;
 }
 
 /// Requires a logged-in user (Flask-Login's `@login_required`).
+///
+/// ```
+/// use auth_core::guard::{Access, Denial, LoginRequired, RouteGuard};
+///
+/// let anonymous = Access { user: None, authenticated_at: None, now: time::OffsetDateTime::now_utc() };
+/// assert_eq!(LoginRequired.check(&anonymous), Err(Denial::LoginRequired));
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoginRequired;
 
@@ -62,6 +85,20 @@ impl RouteGuard for LoginRequired {
 }
 
 /// Requires a login (or re-authentication) within the given duration (ASVS 3.3.4).
+///
+/// ```
+/// use auth_core::guard::{Access, Denial, FreshLogin, RouteGuard};
+/// use auth_core::{User, UserId, Username};
+/// use std::time::Duration;
+/// use time::OffsetDateTime;
+///
+/// let now = OffsetDateTime::now_utc();
+/// let ada = User { id: UserId(1), username: Username::parse("ada").unwrap(), auth_stamp: String::new(), created_at: now };
+/// let an_hour_ago = Access { user: Some(&ada), authenticated_at: Some(now - Duration::from_secs(3600)), now };
+/// let guard = FreshLogin(Duration::from_secs(600));
+/// assert_eq!(guard.check(&an_hour_ago), Err(Denial::ReauthenticationRequired));
+/// assert_eq!(guard.check(&Access { authenticated_at: Some(now), ..an_hour_ago }), Ok(()));
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct FreshLogin(pub Duration);
 
@@ -77,6 +114,17 @@ impl RouteGuard for FreshLogin {
 
 /// Requires a logged-in user for whom the predicate holds, e.g. `|u| u.username.as_str() ==
 /// "admin"`; others get [`Denial::Forbidden`].
+///
+/// ```
+/// use auth_core::guard::{Access, Denial, RouteGuard, UserPredicate};
+/// use auth_core::{User, UserId, Username};
+///
+/// let now = time::OffsetDateTime::now_utc();
+/// let bob = User { id: UserId(2), username: Username::parse("bob").unwrap(), auth_stamp: String::new(), created_at: now };
+/// let admins = UserPredicate(|u: &User| u.username.as_str() == "admin");
+/// let access = Access { user: Some(&bob), authenticated_at: Some(now), now };
+/// assert_eq!(admins.check(&access), Err(Denial::Forbidden));
+/// ```
 #[derive(Clone, Copy)]
 pub struct UserPredicate<F>(pub F);
 

@@ -1,64 +1,43 @@
-//! Keys derived from `SECRET_KEY`, and the signed-cookie codec built on them.
+//! Keys derived from `SECRET_KEY`, and signing of bytes with them.
 //!
 //! Every use of the secret gets its own key, derived with HKDF-SHA256 and a purpose label, so a
 //! value signed for one purpose (say a flash message) can never pass as another (a session).
-//! Older keys from `SECRET_KEY_FALLBACKS` verify but never sign: a cookie they verify is
-//! re-signed with the current key in the same response (key rotation).
+//! Older keys from `SECRET_KEY_FALLBACKS` verify but never sign: a value they verify should be
+//! signed again with the current key (key rotation). auth-core signs bytes; turning signed
+//! values into cookies is the web layer's job.
 //!
 //! ```
-//! use auth_core::{KeyPurpose, KeyRing, SecretString};
-//! use cookie::Cookie;
+//! use auth_core::{KeyRing, SecretString};
+//! use auth_core::keys::Verified;
 //!
 //! let old = KeyRing::new(SecretString::new("an-old-key-of-at-least-thirty-two-bytes"), vec![]).unwrap();
-//! let signed = old.cookie_signer(KeyPurpose::SessionCookie).sign(Cookie::new("s", "token"));
+//! let tag = old.signer("session-cookie").sign(&[b"wristband_session", b"token"]);
 //!
-//! // After rotation the old key still verifies, and asks for a re-signature.
+//! // After rotation the old key still verifies, and asks for a new signature.
 //! let rotated = KeyRing::new(
 //!     SecretString::new("the-new-key-of-at-least-thirty-two-bytes"),
 //!     vec![SecretString::new("an-old-key-of-at-least-thirty-two-bytes")],
 //! )
 //! .unwrap();
-//! let verified = rotated.cookie_signer(KeyPurpose::SessionCookie).verify(&signed).unwrap();
-//! assert_eq!((verified.value.as_str(), verified.needs_resign), ("token", true));
-//! // Another purpose's key never accepts it.
-//! assert!(rotated.cookie_signer(KeyPurpose::FlashCookie).verify(&signed).is_none());
+//! let signer = rotated.signer("session-cookie");
+//! assert_eq!(signer.verify(&[b"wristband_session", b"token"], tag.as_bytes()), Some(Verified::Fallback));
+//! // Other bytes, or another purpose's key, never verify.
+//! assert_eq!(signer.verify(&[b"wristband_session", b"t0ken"], tag.as_bytes()), None);
+//! assert_eq!(rotated.signer("flash-cookie").verify(&[b"wristband_session", b"token"], tag.as_bytes()), None);
 //! ```
 
 use crate::secret::SecretString;
-use cookie::{Cookie, CookieJar, Key};
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::fmt;
+use subtle::ConstantTimeEq;
 
 /// Fewest bytes a `SECRET_KEY` may have (the UTF-8 bytes of the value as given).
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
 
 /// Salt of every derivation: fixed, so the same secret always derives the same keys.
 const HKDF_SALT: &[u8] = b"wristband/key-derivation/v1";
-
-/// What a derived key is for. Each purpose gets an independent key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyPurpose {
-    /// Signs the session cookie (database or cookie store).
-    SessionCookie,
-    /// Signs the CSRF cookie.
-    CsrfCookie,
-    /// Computes CSRF form tokens from the CSRF cookie's secret.
-    CsrfToken,
-    /// Signs flash-message cookies.
-    FlashCookie,
-}
-
-impl KeyPurpose {
-    fn label(self) -> &'static [u8] {
-        match self {
-            Self::SessionCookie => b"session-cookie",
-            Self::CsrfCookie => b"csrf-cookie",
-            Self::CsrfToken => b"csrf-token",
-            Self::FlashCookie => b"flash-cookie",
-        }
-    }
-}
 
 /// `SECRET_KEY` and its fallbacks.
 #[derive(Clone)]
@@ -96,9 +75,8 @@ impl KeyRing {
 
     /// A random key, for development runs without `SECRET_KEY`.
     pub fn random() -> Self {
-        let bytes: [u8; 32] = crate::hasher::random_bytes();
         Self {
-            current: SecretString::new(hex::encode(bytes)),
+            current: Self::generate_secret(),
             fallbacks: Vec::new(),
         }
     }
@@ -109,35 +87,33 @@ impl KeyRing {
         SecretString::new(hex::encode(bytes))
     }
 
-    /// 64 bytes for `purpose`, derived from the current key.
-    pub fn derive(&self, purpose: KeyPurpose) -> DerivedKey {
-        derive(&self.current, purpose)
+    /// 64 bytes for the purpose `label`, derived from the current key.
+    pub fn derive(&self, label: &str) -> DerivedKey {
+        derive(&self.current, label)
     }
 
-    /// The signer for cookies of `purpose`: signs with the current key, verifies with all.
-    pub fn cookie_signer(&self, purpose: KeyPurpose) -> CookieSigner {
-        CookieSigner {
-            current: Key::from(&derive(&self.current, purpose).0),
-            fallbacks: self
-                .fallbacks
-                .iter()
-                .map(|k| Key::from(&derive(k, purpose).0))
-                .collect(),
+    /// The signer for values of the purpose `label`: signs with the current key, verifies with
+    /// all of them.
+    pub fn signer(&self, label: &str) -> Signer {
+        Signer {
+            current: derive(&self.current, label),
+            fallbacks: self.fallbacks.iter().map(|k| derive(k, label)).collect(),
         }
     }
 }
 
-fn derive(secret: &SecretString, purpose: KeyPurpose) -> DerivedKey {
+fn derive(secret: &SecretString, label: &str) -> DerivedKey {
     let mut okm = [0u8; 64];
     let hkdf = Hkdf::<Sha256>::new(Some(HKDF_SALT), secret.expose().as_bytes());
     // 64 bytes is far below HKDF-SHA256's limit of 255 × 32, so expand cannot fail.
-    if hkdf.expand(purpose.label(), &mut okm).is_err() {
+    if hkdf.expand(label.as_bytes(), &mut okm).is_err() {
         unreachable!("HKDF output length is a constant within bounds");
     }
     DerivedKey(okm)
 }
 
 /// A 64-byte key for one purpose.
+#[derive(Clone)]
 pub struct DerivedKey(pub [u8; 64]);
 
 impl fmt::Debug for DerivedKey {
@@ -152,55 +128,78 @@ impl Drop for DerivedKey {
     }
 }
 
-/// Signs and verifies cookies of one purpose (HMAC-SHA256 through the `cookie` crate).
-#[derive(Clone)]
-pub struct CookieSigner {
-    current: Key,
-    fallbacks: Vec<Key>,
+/// Which key verified a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// The current key: nothing to do.
+    Current,
+    /// A fallback key: sign the value again with the current key.
+    Fallback,
 }
 
-impl fmt::Debug for CookieSigner {
+/// An HMAC-SHA256 tag.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Tag([u8; 32]);
+
+impl Tag {
+    /// The tag's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Tag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CookieSigner([redacted])")
+        f.write_str("Tag(..)")
     }
 }
 
-/// A cookie value whose signature checked out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedValue {
-    /// The value as it was signed.
-    pub value: String,
-    /// Signed with a fallback key: re-sign it with the current key.
-    pub needs_resign: bool,
+/// Signs and verifies byte strings for one purpose (HMAC-SHA256 over the derived key).
+///
+/// A message is a list of parts, each length-prefixed before it is authenticated, so
+/// `["ab", "c"]` and `["a", "bc"]` never share a tag.
+#[derive(Clone)]
+pub struct Signer {
+    current: DerivedKey,
+    fallbacks: Vec<DerivedKey>,
 }
 
-impl CookieSigner {
-    /// The cookie with its value replaced by the signed form.
-    pub fn sign(&self, cookie: Cookie<'static>) -> Cookie<'static> {
-        let name = cookie.name().to_owned();
-        let mut jar = CookieJar::new();
-        jar.signed_mut(&self.current).add(cookie.clone());
-        jar.get(&name).cloned().unwrap_or(cookie)
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Signer([redacted])")
+    }
+}
+
+fn mac(key: &DerivedKey, parts: &[&[u8]]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length, so this cannot fail; the fallback is never used.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key.0)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts 64-byte keys"));
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac
+}
+
+impl Signer {
+    /// The tag of `parts` under the current key.
+    pub fn sign(&self, parts: &[&[u8]]) -> Tag {
+        Tag(mac(&self.current, parts).finalize().into_bytes().into())
     }
 
-    /// The signed value of `cookie`, if its signature is valid under any key; `None` for
-    /// tampering, a foreign key, or garbage.
-    pub fn verify(&self, cookie: &Cookie<'_>) -> Option<VerifiedValue> {
-        let mut jar = CookieJar::new();
-        jar.add_original(cookie.clone().into_owned());
-        let name = cookie.name();
-        if let Some(c) = jar.signed(&self.current).get(name) {
-            return Some(VerifiedValue {
-                value: c.value().to_owned(),
-                needs_resign: false,
-            });
+    /// Which key, if any, made `tag` for `parts`. Compared in constant time.
+    pub fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> Option<Verified> {
+        let matches = |key: &DerivedKey| {
+            let expected = mac(key, parts).finalize().into_bytes();
+            bool::from(expected.as_slice().ct_eq(tag))
+        };
+        if matches(&self.current) {
+            return Some(Verified::Current);
         }
-        self.fallbacks.iter().find_map(|key| {
-            jar.signed(key).get(name).map(|c| VerifiedValue {
-                value: c.value().to_owned(),
-                needs_resign: true,
-            })
-        })
+        self.fallbacks
+            .iter()
+            .any(matches)
+            .then_some(Verified::Fallback)
     }
 }
 
@@ -236,41 +235,45 @@ mod tests {
 
     #[test]
     fn sign_verify_tamper_and_rotate() {
-        let signer = ring(A, &[]).cookie_signer(KeyPurpose::SessionCookie);
-        let signed = signer.sign(Cookie::new("s", "hello"));
-        assert_ne!(signed.value(), "hello");
+        let signer = ring(A, &[]).signer("session-cookie");
+        let tag = signer.sign(&[b"name", b"hello"]);
         assert_eq!(
-            signer.verify(&signed),
-            Some(VerifiedValue {
-                value: "hello".into(),
-                needs_resign: false
-            })
+            signer.verify(&[b"name", b"hello"], tag.as_bytes()),
+            Some(Verified::Current)
         );
-        let mut bytes = signed.value().as_bytes().to_vec();
+        let mut bytes = tag.as_bytes().to_vec();
         for i in 0..bytes.len() {
-            let original = bytes[i];
-            bytes[i] = if original == b'A' { b'B' } else { b'A' };
-            let tampered = Cookie::new("s", String::from_utf8_lossy(&bytes).into_owned());
-            assert_eq!(signer.verify(&tampered), None, "byte {i}");
-            bytes[i] = original;
+            bytes[i] ^= 1;
+            assert_eq!(
+                signer.verify(&[b"name", b"hello"], &bytes),
+                None,
+                "byte {i}"
+            );
+            bytes[i] ^= 1;
         }
+        assert_eq!(signer.verify(&[b"name", b"hellO"], tag.as_bytes()), None);
+        assert_eq!(signer.verify(&[b"nam", b"ehello"], tag.as_bytes()), None);
+        assert_eq!(signer.verify(&[b"name", b"hello"], &bytes[..31]), None);
         // Rotation: B is current, A a fallback.
-        let rotated = ring(B, &[A]).cookie_signer(KeyPurpose::SessionCookie);
-        assert_eq!(rotated.verify(&signed).map(|v| v.needs_resign), Some(true));
+        let rotated = ring(B, &[A]).signer("session-cookie");
+        assert_eq!(
+            rotated.verify(&[b"name", b"hello"], tag.as_bytes()),
+            Some(Verified::Fallback)
+        );
         // A key outside the ring.
-        let stranger = ring(B, &[]).cookie_signer(KeyPurpose::SessionCookie);
-        assert_eq!(stranger.verify(&signed), None);
+        let stranger = ring(B, &[]).signer("session-cookie");
+        assert_eq!(stranger.verify(&[b"name", b"hello"], tag.as_bytes()), None);
     }
 
     #[test]
     fn purposes_do_not_cross() {
         let keys = ring(A, &[]);
-        let flash = keys
-            .cookie_signer(KeyPurpose::FlashCookie)
-            .sign(Cookie::new("s", "1"));
+        let tag = keys.signer("flash-cookie").sign(&[b"1"]);
         assert_eq!(
-            keys.cookie_signer(KeyPurpose::SessionCookie).verify(&flash),
+            keys.signer("session-cookie")
+                .verify(&[b"1"], tag.as_bytes()),
             None
         );
+        assert_ne!(keys.derive("a").0, keys.derive("b").0);
     }
 }

@@ -13,8 +13,11 @@
 //!   policy.
 //! - [`guard`]: route guards as values ([`LoginRequired`](guard::LoginRequired),
 //!   [`FreshLogin`](guard::FreshLogin), [`UserPredicate`](guard::UserPredicate)).
-//! - [`keys`]: per-purpose keys derived from `SECRET_KEY`, and the signed-cookie codec with key
-//!   rotation.
+//! - [`keys`]: per-purpose keys derived from `SECRET_KEY`, and signing of bytes with key
+//!   rotation (the web layer turns signed values into cookies).
+//! - [`service`]: the use cases ([`AuthService`]): register, log in, log out, re-authenticate,
+//!   change or reset a password, end sessions, delete and import users, purge; written once
+//!   for the HTML pages, the JSON API and the command line.
 //! - [`secret`]: wrappers whose `Debug`/`Display` never show the secret.
 //! - `testing` (feature `testing`): the conformance suite every store runs.
 //!
@@ -53,6 +56,7 @@ pub mod hasher;
 pub mod keys;
 pub mod password_policy;
 pub mod secret;
+pub mod service;
 pub mod session;
 pub mod store;
 pub mod throttle;
@@ -64,9 +68,10 @@ pub mod testing;
 pub use hasher::{
     Argon2Hasher, Argon2Settings, HashError, HasherConfig, PasswordHasher, Verification,
 };
-pub use keys::{CookieSigner, KeyPurpose, KeyRing};
+pub use keys::{KeyRing, Signer};
 pub use password_policy::{PasswordPolicy, PasswordRuleViolation};
 pub use secret::{PasswordHashString, SecretString};
+pub use service::{AuthService, Client, ServiceError, ServiceSettings, SessionStorage};
 pub use session::{
     NewSession, SessionId, SessionRecord, SessionTimeouts, SessionToken, SessionTouch, TokenDigest,
 };

@@ -74,8 +74,50 @@ impl fmt::Debug for TokenDigest {
     }
 }
 
-/// Identifies a session to its owner (on the account page) without revealing its token.
-pub type SessionId = i64;
+/// Bytes of randomness in a public session id (128 bits; the contract asks for at least 64).
+const SESSION_ID_BYTES: usize = 16;
+
+/// Identifies a session to its owner (on the account page, in the API) without revealing its
+/// token: 128 random bits, base64url. Not a sequence number, so ids tell nothing about how many
+/// sessions exist, and guessing another user's is hopeless (a store also checks the owner).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// A fresh random id.
+    pub fn generate() -> Self {
+        Self(URL_SAFE_NO_PAD.encode(random_bytes::<SESSION_ID_BYTES>()))
+    }
+
+    /// An id as a client sent it back; `None` unless it has the shape of one (so no client
+    /// string of any length or content reaches a query).
+    pub fn parse(text: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        (bytes.len() == SESSION_ID_BYTES).then(|| Self(text.to_owned()))
+    }
+
+    /// Rebuilds an id read back from a store.
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
+    }
+
+    /// The id's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({})", self.0)
+    }
+}
 
 /// The timeouts of `session.*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +190,8 @@ pub struct SessionDeadlines {
 /// A session about to be stored.
 #[derive(Debug, Clone)]
 pub struct NewSession {
+    /// The public id.
+    pub id: SessionId,
     /// SHA-256 of the token the browser gets.
     pub digest: TokenDigest,
     /// Whose session.
@@ -175,6 +219,7 @@ impl NewSession {
         user_agent: Option<String>,
     ) -> Self {
         Self {
+            id: SessionId::generate(),
             digest,
             user_id,
             created_at: now,
@@ -241,6 +286,17 @@ mod tests {
     }
 
     #[test]
+    fn session_ids_are_random_and_parse_only_their_own_shape() {
+        let id = SessionId::generate();
+        assert_ne!(SessionId::generate(), id);
+        assert_eq!(id.as_str().len(), 22);
+        assert_eq!(SessionId::parse(id.as_str()), Some(id.clone()));
+        for bad in ["1", "", "not an id", &"A".repeat(400), &id.as_str()[1..]] {
+            assert_eq!(SessionId::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn remember_me_replaces_both_timeouts() {
         let t = SessionTimeouts::default();
         let now = OffsetDateTime::now_utc();
@@ -258,7 +314,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let d = t.deadlines(now, false);
         let record = SessionRecord {
-            id: 1,
+            id: SessionId::generate(),
             user_id: UserId(1),
             created_at: now,
             last_seen_at: now,

@@ -19,6 +19,10 @@
 //!   (one indexed join) and writes nothing.
 //! - **Unavailability is [`StoreError::Unavailable`]**: a lost connection or a locked database
 //!   must map there, so the web layer answers 503 and keeps the client's cookie.
+//! - **Errors keep their cause**: a backend wraps its driver's error as the source of a
+//!   [`StoreError`], never flattened into a string.
+//! - **Writes that belong together are one transaction**: [`AuthStore::change_password`] and
+//!   [`UserStore::import_users`] commit everything or nothing.
 //! - Every method that returns `Ok` has committed its write.
 
 use crate::secret::PasswordHashString;
@@ -61,18 +65,35 @@ pub struct UserCredentials {
     pub password_hash: PasswordHashString,
 }
 
-/// Errors every store returns; backends convert their own errors into these.
+/// The error a backend wraps: its own driver's error, kept as the source.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Errors every store returns; backends convert their own errors into these, keeping the
+/// driver's error as the [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The username is already registered (unique violation on the identity key).
     #[error("that username is taken")]
     Taken,
     /// The database cannot be reached, is locked, or timed out: retry later (HTTP 503).
-    #[error("the database is unavailable: {0}")]
-    Unavailable(String),
-    /// Anything else the database reported.
-    #[error("database error: {0}")]
-    Database(String),
+    #[error("the database is unavailable")]
+    Unavailable(#[source] BackendError),
+    /// Anything else the database reported: a bug or a broken database, not the client's
+    /// fault (HTTP 500, logged with its cause).
+    #[error("the database failed")]
+    Database(#[source] BackendError),
+}
+
+impl StoreError {
+    /// An [`Unavailable`](Self::Unavailable) error from a driver error.
+    pub fn unavailable(source: impl Into<BackendError>) -> Self {
+        Self::Unavailable(source.into())
+    }
+
+    /// A [`Database`](Self::Database) error from a driver error.
+    pub fn database(source: impl Into<BackendError>) -> Self {
+        Self::Database(source.into())
+    }
 }
 
 /// Users and their password hashes.
@@ -182,8 +203,8 @@ impl ImportReport {
 /// Server-side sessions.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session; returns its public id.
-    async fn insert_session(&self, session: &NewSession) -> Result<SessionId, StoreError>;
+    /// Stores a new session under its public id (given by the caller, random).
+    async fn insert_session(&self, session: &NewSession) -> Result<(), StoreError>;
 
     /// The live session with this digest and its user, in one read; `None` if unknown or
     /// expired at `now`.
@@ -215,7 +236,7 @@ pub trait SessionStore: Send + Sync {
     async fn delete_user_session(
         &self,
         user_id: UserId,
-        session_id: SessionId,
+        session_id: &SessionId,
     ) -> Result<bool, StoreError>;
 
     /// Deletes every session of a user, except the one with digest `keep`, if given; returns
@@ -240,11 +261,33 @@ pub trait SessionStore: Send + Sync {
 /// A complete backend: users, sessions, and a health check.
 #[async_trait]
 pub trait AuthStore: UserStore + SessionStore + crate::throttle::FailureCounterStore {
+    /// A password change, as **one transaction**: the user's hash becomes `password_hash`, the
+    /// auth stamp a fresh one (returned), every session of the user is deleted, and `renewed`,
+    /// when given, is stored as their one remaining session (the one that made the change,
+    /// under a new token). Either all of it is committed or none of it: after an error the
+    /// user still has the old password and every old session. An unknown user is
+    /// [`StoreError::Database`] (the caller looked the user up first), with nothing written.
+    async fn change_password(
+        &self,
+        id: UserId,
+        password_hash: &PasswordHashString,
+        renewed: Option<&NewSession>,
+    ) -> Result<PasswordChanged, StoreError>;
+
     /// A cheap round trip to the database, for `/healthz`.
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// The backend's name, for logs (`"sqlite"`, `"postgres"`).
     fn backend_name(&self) -> &'static str;
+}
+
+/// What [`AuthStore::change_password`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordChanged {
+    /// The user's new auth stamp.
+    pub auth_stamp: String,
+    /// How many sessions were deleted (the renewed one is not counted).
+    pub sessions_ended: u64,
 }
 
 /// A fresh random auth stamp (128 bits, hex), for new users and for ending all their sessions.

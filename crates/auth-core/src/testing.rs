@@ -12,7 +12,7 @@
 //! Each case becomes its own `#[tokio::test]`, so a failure names the rule that broke.
 
 use crate::secret::PasswordHashString;
-use crate::session::{NewSession, SessionDeadlines, SessionToken, SessionTouch};
+use crate::session::{NewSession, SessionDeadlines, SessionId, SessionToken, SessionTouch};
 use crate::store::{AuthStore, StoreError, UserId};
 use crate::username::Username;
 use std::time::Duration;
@@ -41,6 +41,9 @@ macro_rules! store_conformance_tests {
             users_are_listed_in_registration_order,
             mark_authenticated_moves_authenticated_at,
             a_user_can_delete_only_their_own_session_by_id,
+            change_password_replaces_hash_stamp_and_sessions_together,
+            change_password_without_a_renewed_session_ends_every_session,
+            change_password_of_an_unknown_user_writes_nothing,
             ping_answers,
             failures_are_counted_within_the_window,
             a_failure_after_the_window_starts_a_new_one,
@@ -88,6 +91,7 @@ fn session(
 ) -> (SessionToken, NewSession) {
     let token = SessionToken::generate();
     let new = NewSession {
+        id: SessionId::generate(),
         digest: token.digest(),
         user_id,
         created_at: now,
@@ -208,10 +212,11 @@ pub async fn session_round_trip_returns_its_user<S: AuthStore>(store: &S) {
     let id = user(store, "dave").await;
     let now = now_ms();
     let (token, new) = session(id, now, normal(now));
-    let session_id = store
+    store
         .insert_session(&new)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    let session_id = new.id.clone();
     let (record, owner) = store
         .load_session(&token.digest(), now)
         .await
@@ -423,21 +428,18 @@ pub async fn list_shows_only_live_sessions_of_the_user<S: AuthStore>(store: &S) 
         },
     );
     let (_, other) = session(leo, now, normal(now));
-    let mut ids = Vec::new();
     for s in [&first, &second, &expired, &other] {
-        ids.push(
-            store
-                .insert_session(s)
-                .await
-                .unwrap_or_else(|e| panic!("{e}")),
-        );
+        store
+            .insert_session(s)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let listed = store
         .list_user_sessions(ken, now)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let listed_ids: Vec<_> = listed.iter().map(|s| s.id).collect();
-    assert_eq!(listed_ids, vec![ids[0], ids[1]]);
+    let listed_ids: Vec<_> = listed.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(listed_ids, vec![first.id.clone(), second.id.clone()]);
 }
 
 /// The health check answers.
@@ -559,12 +561,17 @@ pub async fn a_user_can_delete_only_their_own_session_by_id<S: AuthStore>(store:
     let uli = user(store, "uli").await;
     let now = now_ms();
     let (token, new) = session(tom, now, normal(now));
-    let id = store
+    store
         .insert_session(&new)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    let id = &new.id;
     assert!(matches!(
         store.delete_user_session(uli, id).await,
+        Ok(false)
+    ));
+    assert!(matches!(
+        store.delete_user_session(tom, &SessionId::generate()).await,
         Ok(false)
     ));
     assert!(matches!(
@@ -572,6 +579,95 @@ pub async fn a_user_can_delete_only_their_own_session_by_id<S: AuthStore>(store:
         Ok(Some(_))
     ));
     assert!(matches!(store.delete_user_session(tom, id).await, Ok(true)));
+    assert!(matches!(
+        store.load_session(&token.digest(), now).await,
+        Ok(None)
+    ));
+}
+
+/// A password change replaces the hash and the auth stamp, deletes every session of the user
+/// and stores the renewed one, leaving other users alone.
+pub async fn change_password_replaces_hash_stamp_and_sessions_together<S: AuthStore>(store: &S) {
+    let vic = user(store, "vic").await;
+    let wes = user(store, "wes").await;
+    let now = now_ms();
+    let (first, new_first) = session(vic, now, normal(now));
+    let (second, new_second) = session(vic, now, normal(now));
+    let (other, new_other) = session(wes, now, normal(now));
+    for s in [&new_first, &new_second, &new_other] {
+        store
+            .insert_session(s)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let before = store
+        .find_user(vic)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("vic exists"));
+    let (renewed, new_renewed) = session(vic, now, normal(now));
+    let changed = store
+        .change_password(vic, &hash("bmV3"), Some(&new_renewed))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(changed.sessions_ended, 2);
+    assert_ne!(changed.auth_stamp, before.auth_stamp);
+    let after = store
+        .find_credentials(&name("vic"))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("vic exists"));
+    assert_eq!(after.password_hash, hash("bmV3"));
+    assert_eq!(after.user.auth_stamp, changed.auth_stamp);
+    for gone in [&first, &second] {
+        assert!(matches!(
+            store.load_session(&gone.digest(), now).await,
+            Ok(None)
+        ));
+    }
+    let kept = store.load_session(&renewed.digest(), now).await;
+    assert!(
+        matches!(&kept, Ok(Some((record, _))) if record.id == new_renewed.id),
+        "{kept:?}"
+    );
+    assert!(matches!(
+        store.load_session(&other.digest(), now).await,
+        Ok(Some(_))
+    ));
+}
+
+/// An administrator's reset (no renewed session) ends every session of the user.
+pub async fn change_password_without_a_renewed_session_ends_every_session<S: AuthStore>(store: &S) {
+    let xia = user(store, "xia").await;
+    let now = now_ms();
+    let (token, new) = session(xia, now, normal(now));
+    store
+        .insert_session(&new)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let changed = store
+        .change_password(xia, &hash("cmVzZXQ"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(changed.sessions_ended, 1);
+    assert!(matches!(
+        store.load_session(&token.digest(), now).await,
+        Ok(None)
+    ));
+    assert!(matches!(store.list_user_sessions(xia, now).await, Ok(list) if list.is_empty()));
+}
+
+/// A change for a user who does not exist fails and stores no session.
+pub async fn change_password_of_an_unknown_user_writes_nothing<S: AuthStore>(store: &S) {
+    let now = now_ms();
+    let ghost = UserId(987_654_321);
+    let (token, new) = session(ghost, now, normal(now));
+    let result = store
+        .change_password(ghost, &hash("Z2hvc3Q"), Some(&new))
+        .await;
+    assert!(result.is_err(), "{result:?}");
     assert!(matches!(
         store.load_session(&token.digest(), now).await,
         Ok(None)
@@ -739,7 +835,10 @@ pub async fn failure_counters_are_isolated_by_key<S: AuthStore>(store: &S) {
     let now = now_ms();
     let address: std::net::IpAddr = "203.0.113.7".parse().unwrap_or_else(|e| panic!("{e}"));
     let other: std::net::IpAddr = "198.51.100.1".parse().unwrap_or_else(|e| panic!("{e}"));
-    let [ua, account, by_address] = throttle.keys("grace", Some(address));
+    let [ua, account, by_address]: [crate::throttle::ThrottleKey; 3] = throttle
+        .keys("grace", Some(address))
+        .try_into()
+        .unwrap_or_else(|_| panic!("three keys for a known address"));
     let other_user = throttle.keys("heidi", Some(address));
     let other_address = throttle.keys("grace", Some(other));
     let window = Duration::from_secs(900);
@@ -775,7 +874,7 @@ pub async fn concurrent_failures_count_exactly<S: AuthStore>(store: &S) {
     let window = Duration::from_secs(900);
     let now = now_ms();
     let attempts = (0..TASKS).map(|_| store.record_failure(&key, window, now));
-    let results = futures_join_all(attempts).await;
+    let results = futures_util::future::join_all(attempts).await;
     let mut seen: Vec<u32> = results
         .into_iter()
         .map(|r| r.unwrap_or_else(|e| panic!("concurrent record: {e}")).count)
@@ -786,36 +885,6 @@ pub async fn concurrent_failures_count_exactly<S: AuthStore>(store: &S) {
         counts(store, std::slice::from_ref(&key), now).await,
         [Some(TASKS)]
     );
-}
-
-/// Polls every future at once on the current task (the store's pool runs them concurrently),
-/// without pulling in the `futures` crate for one function.
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl IntoIterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for future in futures {
-        set.push(Box::pin(future));
-    }
-    let mut outputs: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in set.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => *output = Some(value),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 /// Withdrawing takes one failure back, never below zero, and keeps the window.

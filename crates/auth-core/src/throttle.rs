@@ -104,8 +104,8 @@ impl ThrottleKey {
     }
 
     /// The counter for `address` over every username.
-    pub fn address(address: Option<IpAddr>) -> Self {
-        Self::build(ThrottleScope::Address, &address_text(address))
+    pub fn address(address: IpAddr) -> Self {
+        Self::build(ThrottleScope::Address, &address_text(Some(address)))
     }
 
     fn build(scope: ThrottleScope, subject: &str) -> Self {
@@ -154,9 +154,12 @@ fn username_digest(username_key: &str) -> String {
 }
 
 /// The address part of a key. IPv4-mapped IPv6 addresses count as their IPv4 address; other
-/// IPv6 addresses by their /64, because a single client can use any address of its /64. An
-/// unknown address (no peer address reached the handler) is one shared bucket: throttling
-/// then errs on the side of refusing rather than of letting every attempt through.
+/// IPv6 addresses by their /64, because a single client can use any address of its /64.
+///
+/// An unknown address (no peer address reached the service) is never one shared bucket, which
+/// one attacker could fill to lock every client out: the username-and-address counter then
+/// counts the username alone (`-`), and there is no address counter at all (see
+/// [`LoginThrottle::keys`]).
 fn address_text(address: Option<IpAddr>) -> String {
     match address.map(|a| a.to_canonical()) {
         Some(IpAddr::V4(v4)) => v4.to_string(),
@@ -164,7 +167,7 @@ fn address_text(address: Option<IpAddr>) -> String {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
         }
-        None => "unknown".to_owned(),
+        None => "-".to_owned(),
     }
 }
 
@@ -265,14 +268,21 @@ impl Default for LoginThrottle {
 }
 
 impl LoginThrottle {
-    /// The three counters an attempt for `username_key` (see [`username_throttle_key`]) from
+    /// The counters an attempt for `username_key` (see [`username_throttle_key`]) from
     /// `address` touches, in the order user-and-address, account, address.
-    pub fn keys(&self, username_key: &str, address: Option<IpAddr>) -> [ThrottleKey; 3] {
-        [
+    ///
+    /// Without an address there are two: the username alone (under the per-username-and-address
+    /// limit) and the account. Clients whose address is unknown must not share an address
+    /// counter: one of them failing 50 times would lock out every other.
+    pub fn keys(&self, username_key: &str, address: Option<IpAddr>) -> Vec<ThrottleKey> {
+        let mut keys = vec![
             ThrottleKey::user_and_address(username_key, address),
             ThrottleKey::account(username_key),
-            ThrottleKey::address(address),
-        ]
+        ];
+        if let Some(address) = address {
+            keys.push(ThrottleKey::address(address));
+        }
+        keys
     }
 
     /// The failures allowed for counters of `scope` (0: the rule is off).
@@ -347,7 +357,11 @@ mod tests {
     }
 
     fn ip(text: &str) -> Option<IpAddr> {
-        Some(text.parse().unwrap())
+        Some(addr(text))
+    }
+
+    fn addr(text: &str) -> IpAddr {
+        text.parse().unwrap()
     }
 
     #[test]
@@ -470,22 +484,34 @@ mod tests {
     #[test]
     fn ipv6_clients_are_counted_by_their_64_and_mapped_ipv4_as_ipv4() {
         assert_eq!(
-            ThrottleKey::address(ip("2001:db8:1:2:aaaa::1")),
-            ThrottleKey::address(ip("2001:db8:1:2:bbbb::2"))
+            ThrottleKey::address(addr("2001:db8:1:2:aaaa::1")),
+            ThrottleKey::address(addr("2001:db8:1:2:bbbb::2"))
         );
         assert_ne!(
-            ThrottleKey::address(ip("2001:db8:1:2::1")),
-            ThrottleKey::address(ip("2001:db8:1:3::1"))
+            ThrottleKey::address(addr("2001:db8:1:2::1")),
+            ThrottleKey::address(addr("2001:db8:1:3::1"))
         );
         assert_eq!(
-            ThrottleKey::address(ip("::ffff:203.0.113.7")),
-            ThrottleKey::address(ip("203.0.113.7"))
+            ThrottleKey::address(addr("::ffff:203.0.113.7")),
+            ThrottleKey::address(addr("203.0.113.7"))
         );
         assert_eq!(
-            ThrottleKey::address(ip("203.0.113.7")).as_str(),
+            ThrottleKey::address(addr("203.0.113.7")).as_str(),
             "a:203.0.113.7"
         );
-        assert_eq!(ThrottleKey::address(None).as_str(), "a:unknown");
+    }
+
+    #[test]
+    fn without_an_address_the_username_alone_is_counted_and_no_address_bucket_is_shared() {
+        let p = policy();
+        let alice = p.keys("alice", None);
+        let bob = p.keys("bob", None);
+        assert_eq!(
+            alice.iter().map(ThrottleKey::scope).collect::<Vec<_>>(),
+            [ThrottleScope::UserAndAddress, ThrottleScope::Account]
+        );
+        assert_ne!(alice[0], bob[0], "no counter shared between usernames");
+        assert_ne!(alice[0], p.keys("alice", ip("203.0.113.7"))[0]);
     }
 
     #[test]

@@ -354,7 +354,7 @@ fn plan(options: &Options) -> Result<Plan> {
     for (what, path) in [("wristband", &wristband), ("bench-bare", &bare)] {
         if !path.is_file() {
             return Err(Error::new(format!(
-                "no {what} binary at {} (build it with `cargo build --release -p web -p bench`, \
+                "no {what} binary at {} (build it with `cargo build --release -p wristband -p bench`, \
                  or run `cargo xtask bench`)",
                 path.display()
             )));

@@ -27,11 +27,11 @@ const MIGRATION_LOCK_KEY: i64 = 0x7772_6973_7462_6e64;
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// Connecting failed.
-    #[error("cannot connect to PostgreSQL: {0}")]
-    Connect(String),
+    #[error("cannot connect to PostgreSQL")]
+    Connect(#[source] DbErr),
     /// Migrating failed.
-    #[error("cannot migrate the PostgreSQL database: {0}")]
-    Migrate(String),
+    #[error("cannot migrate the PostgreSQL database")]
+    Migrate(#[source] DbErr),
 }
 
 /// Connects to `url` (`postgres://…` or `postgresql://…`), applies pending migrations under an
@@ -49,10 +49,8 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SeaStore, O
     }
     let db = Database::connect(options)
         .await
-        .map_err(|e| OpenError::Connect(e.to_string()))?;
-    migrate(&db)
-        .await
-        .map_err(|e| OpenError::Migrate(e.to_string()))?;
+        .map_err(OpenError::Connect)?;
+    migrate(&db).await.map_err(OpenError::Migrate)?;
     Ok(SeaStore::new(db, "postgres", is_unavailable))
 }
 

@@ -52,9 +52,12 @@ pub mod session {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "sessions")]
     pub struct Model {
-        /// Public id, shown to the owner.
+        /// Internal key; never shown to clients.
         #[sea_orm(primary_key)]
         pub id: i64,
+        /// Public id (random, base64url), shown to the owner; unique.
+        #[sea_orm(unique)]
+        pub public_id: String,
         /// SHA-256 of the token; unique.
         #[sea_orm(unique)]
         pub token_digest: Vec<u8>,

@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(CreateUsersAndSessions),
             Box::new(CreateLoginFailures),
+            Box::new(AddSessionPublicIds),
         ]
     }
 }
@@ -181,6 +182,76 @@ impl MigrationTrait for CreateLoginFailures {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(LoginFailures::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum SessionsPublicId {
+    #[sea_orm(iden = "sessions")]
+    Table,
+    PublicId,
+}
+
+/// Sessions get a random public id: the ids shown to clients are no longer sequence numbers
+/// (contract §6, "Public ids are opaque"). Existing sessions are deleted rather than given
+/// made-up ids: the session cookie's format changed in the same release, so none of them
+/// could be presented again anyway.
+struct AddSessionPublicIds;
+
+impl MigrationName for AddSessionPublicIds {
+    fn name(&self) -> &str {
+        "m0003_add_session_public_ids"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddSessionPublicIds {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .exec_stmt(
+                Query::delete()
+                    .from_table(SessionsPublicId::Table)
+                    .to_owned(),
+            )
+            .await?;
+        // SQLite adds a NOT NULL column only with a default; every insert sets the real value.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(SessionsPublicId::Table)
+                    .add_column(string(SessionsPublicId::PublicId).default(""))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_sessions_public_id")
+                    .table(SessionsPublicId::Table)
+                    .col(SessionsPublicId::PublicId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_sessions_public_id")
+                    .table(SessionsPublicId::Table)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(SessionsPublicId::Table)
+                    .drop_column(SessionsPublicId::PublicId)
+                    .to_owned(),
+            )
             .await
     }
 }

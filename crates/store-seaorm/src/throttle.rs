@@ -112,7 +112,7 @@ impl FailureCounterStore for SeaStore {
                 1i64.into(),
                 window_end_ms(now, window).into(),
             ])
-            .map_err(|e| StoreError::Database(e.to_string()))?
+            .map_err(StoreError::database)?
             .on_conflict(
                 OnConflict::column(Column::Key)
                     .values([
@@ -127,7 +127,7 @@ impl FailureCounterStore for SeaStore {
             .query_one(&insert)
             .await
             .map_err(|e| self.error(e))?
-            .ok_or_else(|| StoreError::Database("the upsert returned no row".into()))?;
+            .ok_or_else(|| StoreError::database("the upsert returned no row"))?;
         let model = login_failure::Model {
             key: key.as_str().to_owned(),
             count: row.try_get("", "count").map_err(|e| self.error(e))?,

@@ -24,26 +24,28 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(4);
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// The URL is not a SQLite URL sqlx understands.
-    #[error("invalid SQLite database URL: {0}")]
-    InvalidUrl(String),
+    #[error("invalid SQLite database URL")]
+    InvalidUrl(#[source] sea_orm::sqlx::Error),
     /// The folder for the database file could not be created.
-    #[error("cannot create the folder {path}: {source}")]
+    #[error("cannot create the folder {path}")]
     CreateFolder {
         /// The folder.
         path: String,
         /// The OS error.
         source: std::io::Error,
     },
-    /// Connecting or migrating failed.
-    #[error("cannot open the SQLite database: {0}")]
-    Database(#[from] auth_core::StoreError),
+    /// Connecting failed.
+    #[error("cannot open the SQLite database")]
+    Connect(#[source] DbErr),
+    /// Migrating failed.
+    #[error("cannot migrate the SQLite database")]
+    Migrate(#[source] auth_core::StoreError),
 }
 
 /// Opens (creating if missing) the SQLite database at `url` (`sqlite://PATH`), applies
 /// migrations, and returns the store.
 pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SeaStore, OpenError> {
-    let parsed =
-        SqliteConnectOptions::from_str(url).map_err(|e| OpenError::InvalidUrl(e.to_string()))?;
+    let parsed = SqliteConnectOptions::from_str(url).map_err(OpenError::InvalidUrl)?;
     if let Some(folder) = parsed.get_filename().parent()
         && !folder.as_os_str().is_empty()
     {
@@ -68,9 +70,9 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SeaStore, O
     }
     let db = Database::connect(options)
         .await
-        .map_err(|e| OpenError::Database(auth_core::StoreError::Unavailable(e.to_string())))?;
+        .map_err(OpenError::Connect)?;
     let store = SeaStore::new(db, "sqlite", is_unavailable);
-    store.migrate().await?;
+    store.migrate().await.map_err(OpenError::Migrate)?;
     Ok(store)
 }
 

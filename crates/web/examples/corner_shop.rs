@@ -1,36 +1,36 @@
-//! A team's own axum app with Wristband embedded: its own routes and state, its own Figment
-//! configuration (Wristband's keys under `[wristband]`), Wristband's pages and layers, the
-//! logged-in user as an extractor, and a guard on one route.
+//! A shop that embeds Wristband: its own home page, routes and state, its own Figment
+//! configuration (Wristband's keys under `[wristband]`), Wristband's pages under `/auth` and
+//! its API under `/auth/api`, the logged-in user as an extractor, a guard on one route. It uses
+//! only Wristband's public API and serves with `axum::serve` and the peer address, so each
+//! client is throttled on its own.
 //!
 //! ```sh
 //! SECRET_KEY=$(cargo run -q -- gen-secret) cargo run -p web --example corner_shop
-//! # then open http://127.0.0.1:4000/shop
+//! # then open http://127.0.0.1:4000/
 //! ```
 
-use auth_core::guard::FreshLogin;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use std::net::SocketAddr;
 use std::time::Duration;
-use web::Wristband;
-use web::config::{LoadedConfig, Profile};
-use web::extract::CurrentUser;
-use web::guard::RequireLayer;
+use web::config::Profile;
+use web::{Config, CurrentUser, FreshLogin, RequireLayer, Wristband};
 
 /// The shop's own state.
 #[derive(Clone)]
 struct Shop {
-    name: String,
+    name: &'static str,
 }
 
-async fn storefront(State(shop): State<Shop>, user: Option<CurrentUser>) -> String {
+async fn home(State(shop): State<Shop>, user: Option<CurrentUser>) -> String {
     match user {
         Some(CurrentUser(session)) => {
             format!("{}: welcome back, {}", shop.name, session.user.username)
         }
-        None => format!("{}: log in to see your orders", shop.name),
+        None => format!("{}: log in at /auth/login to see your orders", shop.name),
     }
 }
 
@@ -42,34 +42,39 @@ async fn payment_settings() -> &'static str {
     "Payment settings (recent login confirmed)"
 }
 
-/// The whole application, from the team's configuration: everything but the listener, so a
-/// test can drive exactly what `main` serves.
-pub async fn build(figment: Figment) -> Result<Router, Box<dyn std::error::Error>> {
-    let keys = match std::env::var("SECRET_KEY") {
-        Ok(key) => auth_core::KeyRing::new(key.into(), vec![])?,
-        Err(_) => auth_core::KeyRing::random(),
-    };
-    let config =
-        LoadedConfig::from_figment(figment.focus("wristband"), Profile::Development, keys)?;
-    let wristband = Wristband::start(&config).await?;
+/// The shop with Wristband started: everything but the listener, so a test drives exactly
+/// what `main` serves.
+pub async fn build(figment: Figment) -> Result<(Wristband, Router), Box<dyn std::error::Error>> {
+    let config = Config::from_figment(figment.focus("wristband"), Profile::Development)?;
+    let wristband = Wristband::builder(config)
+        .pages_at("/auth")
+        .api_at("/auth/api")
+        .start()
+        .await?;
     let shop = Router::new()
-        .route("/shop", get(storefront))
-        .route("/shop/orders", get(orders))
+        .route("/", get(home))
+        .route("/orders", get(orders))
         .route(
-            "/shop/settings",
+            "/settings",
             get(payment_settings).layer(RequireLayer::new(FreshLogin(Duration::from_secs(300)))),
         )
         .with_state(Shop {
-            name: "Corner Shop".into(),
+            name: "Corner Shop",
         });
-    Ok(wristband.wrap(shop))
+    let app = wristband.wrap(shop);
+    Ok((wristband, app))
 }
 
-/// The team's configuration: defaults, `shop.toml`, then `SHOP_*` variables.
-fn configuration() -> Figment {
+/// The shop's configuration: defaults, `shop.toml`, then `SHOP_*` variables
+/// (`SHOP_WRISTBAND__DATABASE__URL=…`).
+pub fn configuration() -> Figment {
     Figment::from(Serialized::default(
         "wristband.database.url",
         "sqlite://data/shop.db",
+    ))
+    .merge(Serialized::default(
+        "wristband.login.default_redirect",
+        "/orders",
     ))
     .merge(Toml::file("shop.toml"))
     .merge(Env::prefixed("SHOP_").split("__"))
@@ -78,15 +83,16 @@ fn configuration() -> Figment {
 #[allow(dead_code)]
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let app = build(configuration()).await?;
+    let (_wristband, app) = build(configuration()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:4000").await?;
-    println!("Corner Shop on http://127.0.0.1:4000/shop");
-    web::server::serve(
+    println!("Corner Shop on http://127.0.0.1:4000/");
+    axum::serve(
         listener,
-        app,
-        Duration::from_secs(10),
-        web::server::shutdown_signal(),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .await;
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

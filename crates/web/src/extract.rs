@@ -1,111 +1,201 @@
-//! Extractors: the logged-in user (whose rejection is the redirect to the login page), and
-//! CSRF-checked forms.
+//! Extractors: the logged-in user ([`CurrentUser`], and `Option<CurrentUser>` for pages that
+//! only look), guards as extractors ([`FreshUser`], [`Guarded`]), page rendering ([`Page`]),
+//! and CSRF-checked forms for Wristband's own pages.
 
-use crate::context::RequestContext;
 use crate::error::AppError;
-use crate::sessions::ActiveSession;
+use crate::guard::Rejection;
+use crate::request::RequestContext;
+use auth_core::guard::{FreshLogin, RouteGuard};
+use auth_core::service::ActiveSession;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Redirect, Response};
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Characters escaped in a `next` query value; `/` stays readable (`?next=/dashboard`).
-const NEXT_VALUE: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'&')
-    .add(b'+')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'\\')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
-
-/// The logged-in user and their session. As an extractor it requires a login: anonymous
-/// requests are redirected (303) to `/login?next=<this path>`. Use `Option<CurrentUser>` on
+/// The logged-in user and their session. As an extractor it requires a login: an anonymous
+/// request to a page is redirected (303) to the login page with `next`; an API request, or
+/// one that accepts only JSON, gets a 401 problem document. Use `Option<CurrentUser>` on
 /// pages that only look.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use web::CurrentUser;
+///
+/// async fn orders(CurrentUser(session): CurrentUser) -> String {
+///     format!("Orders of {}", session.user.username)
+/// }
+/// async fn home(user: Option<CurrentUser>) -> String {
+///     match user {
+///         Some(CurrentUser(session)) => format!("Welcome back, {}", session.user.username),
+///         None => "Welcome".into(),
+///     }
+/// }
+/// let shop: Router = Router::new().route("/orders", get(orders)).route("/", get(home));
+/// // then `wristband.wrap(shop)`
+/// ```
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub ActiveSession);
 
-/// `next` encoded for a query string (`/` kept readable).
-pub fn next_target(next: &str) -> String {
-    utf8_percent_encode(next, NEXT_VALUE).to_string()
-}
-
-/// The redirect to the login page, remembering where the visitor was going.
-#[derive(Debug)]
-pub struct LoginRedirect {
-    next: String,
-}
-
-impl LoginRedirect {
-    /// A redirect that returns to `next` after login.
-    pub fn new(next: &str) -> Self {
-        Self {
-            next: next.to_owned(),
-        }
-    }
-}
-
-impl IntoResponse for LoginRedirect {
-    fn into_response(self) -> Response {
-        Redirect::to(&format!("/login?next={}", next_target(&self.next))).into_response()
-    }
+fn context(parts: &Parts) -> Result<RequestContext, Rejection> {
+    parts
+        .extensions
+        .get::<RequestContext>()
+        .cloned()
+        .ok_or_else(Rejection::missing_layer)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
-    type Rejection = Response;
+    type Rejection = Rejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let context = RequestContext::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let context = context(parts)?;
         match context.session() {
             Some(session) => Ok(Self(session.clone())),
-            None => {
-                // Only GET targets are worth returning to; a POST cannot be replayed by a link.
-                let next = if parts.method == axum::http::Method::GET {
-                    parts
-                        .uri
-                        .path_and_query()
-                        .map_or("/", |pq| pq.as_str())
-                        .to_owned()
-                } else {
-                    "/".to_owned()
-                };
-                Err(LoginRedirect { next }.into_response())
-            }
+            None => Err(Rejection::new(
+                &context,
+                auth_core::guard::Denial::LoginRequired,
+                parts,
+            )),
         }
     }
 }
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
-    type Rejection = AppError;
+    type Rejection = Rejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &S,
+        _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        let context = RequestContext::from_request_parts(parts, state).await?;
-        Ok(context.session().cloned().map(Self))
+        Ok(context(parts)?.session().cloned().map(Self))
+    }
+}
+
+/// A logged-in user whose last password proof is within `session.fresh_for`. As an extractor
+/// it sends anonymous visitors to log in and stale sessions to re-enter their password (JSON
+/// clients get 401 or 403 `…/reauthentication-required`).
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use web::FreshUser;
+///
+/// async fn close_account(FreshUser(session): FreshUser) -> String {
+///     format!("{} confirmed their password recently", session.user.username)
+/// }
+/// let app: Router = Router::new().route("/close", post(close_account));
+/// ```
+#[derive(Debug, Clone)]
+pub struct FreshUser(pub ActiveSession);
+
+impl<S: Send + Sync> FromRequestParts<S> for FreshUser {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let context = context(parts)?;
+        let guard = FreshLogin(context.state().service.settings().fresh_for);
+        guarded(&context, &guard, parts).map(Self)
+    }
+}
+
+/// A logged-in user the guard `G` admits; `G` is a type, so the extractor names its rule.
+///
+/// ```
+/// use auth_core::guard::{Access, Denial, RouteGuard, UserPredicate};
+/// use axum::{Router, routing::get};
+/// use web::Guarded;
+///
+/// #[derive(Default)]
+/// struct AdminsOnly;
+///
+/// impl RouteGuard for AdminsOnly {
+///     fn check(&self, access: &Access<'_>) -> Result<(), Denial> {
+///         UserPredicate(|u: &auth_core::User| u.username.as_str() == "admin").check(access)
+///     }
+/// }
+///
+/// async fn admin(Guarded(session, _): Guarded<AdminsOnly>) -> String {
+///     format!("hello, {}", session.user.username)
+/// }
+/// let app: Router = Router::new().route("/admin", get(admin));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Guarded<G>(pub ActiveSession, pub std::marker::PhantomData<G>);
+
+impl<S: Send + Sync, G: RouteGuard + Default> FromRequestParts<S> for Guarded<G> {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let context = context(parts)?;
+        guarded(&context, &G::default(), parts).map(|s| Self(s, std::marker::PhantomData))
+    }
+}
+
+/// The session `guard` admits, or the rejection.
+fn guarded(
+    context: &RequestContext,
+    guard: &dyn RouteGuard,
+    parts: &Parts,
+) -> Result<ActiveSession, Rejection> {
+    crate::guard::check(guard, context).map_err(|denial| Rejection::new(context, denial, parts))?;
+    context
+        .session()
+        .cloned()
+        .ok_or_else(|| Rejection::new(context, auth_core::guard::Denial::LoginRequired, parts))
+}
+
+/// Renders a template with the context every Wristband page shares — the current user, flash
+/// messages, the CSRF token, the URLs of Wristband's pages — so an application's own pages can
+/// extend `base.html` and share its navigation.
+///
+/// ```
+/// use axum::{Router, response::Response, routing::get};
+/// use web::{CurrentUser, Page};
+///
+/// async fn dashboard(page: Page, CurrentUser(session): CurrentUser) -> Response {
+///     page.render("dashboard.html", serde_json::json!({ "username": session.user.username.as_str() }))
+/// }
+/// let app: Router = Router::new().route("/dashboard", get(dashboard));
+/// // with `Wristband::builder(config).template("dashboard.html", "{% extends \"base.html\" %}…")`
+/// ```
+#[derive(Debug, Clone)]
+pub struct Page(RequestContext);
+
+impl Page {
+    /// `template` rendered with `values` (fields added to the shared context), status 200.
+    pub fn render(&self, template: &str, values: impl Serialize) -> Response {
+        self.render_with_status(StatusCode::OK, template, values)
+    }
+
+    /// `template` rendered with `values`, answered with `status`.
+    pub fn render_with_status(
+        &self,
+        status: StatusCode,
+        template: &str,
+        values: impl Serialize,
+    ) -> Response {
+        let extra = serde_json::to_value(values).unwrap_or_default();
+        crate::pages::render(&self.0, status, template, extra)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Page {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        context(parts).map(Self)
     }
 }
 
 /// A form that carries a CSRF token.
-pub trait HasCsrfToken {
+pub(crate) trait HasCsrfToken {
     /// The submitted `csrf_token` field.
     fn csrf_token(&self) -> Option<&str>;
 }
 
 /// Implements [`HasCsrfToken`] for form structs with a `csrf_token: Option<String>` field.
-#[macro_export]
 macro_rules! csrf_token_field {
     ($($form:ty),+ $(,)?) => {
         $(
@@ -117,13 +207,14 @@ macro_rules! csrf_token_field {
         )+
     };
 }
+pub(crate) use csrf_token_field;
 
 /// A URL-encoded form body, parsed strictly, whose `csrf_token` matched the browser's CSRF
 /// cookie. Rejections: 415 for another media type, 413 over the body limit, 400 for bytes that
 /// are not UTF-8 or not a form, 403 for a missing or wrong token. Nothing has happened yet
 /// when any of them is returned.
 #[derive(Debug)]
-pub struct CsrfForm<T>(pub T);
+pub(crate) struct CsrfForm<T>(pub T);
 
 fn is_form(headers: &HeaderMap) -> bool {
     headers
@@ -138,7 +229,7 @@ fn is_form(headers: &HeaderMap) -> bool {
 
 /// Parses a URL-encoded body, refusing percent-escapes that decode to invalid UTF-8 (the
 /// lenient decoder would silently turn them into U+FFFD and change a password).
-pub fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+pub(crate) fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     let plus_as_space: Vec<u8> = body
         .iter()
         .map(|&b| if b == b'+' { b' ' } else { b })
@@ -169,12 +260,12 @@ where
             .extensions()
             .get::<RequestContext>()
             .cloned()
-            .ok_or(AppError::Internal("the browser context layer is missing"))?;
+            .ok_or(AppError::MissingLayer)?;
         let body =
             Bytes::from_request(request, state)
                 .await
                 .map_err(|rejection| match rejection.status() {
-                    axum::http::StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+                    StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
                     _ => AppError::BadRequest("The request body could not be read."),
                 })?;
         let form: T = parse_form(&body)?;

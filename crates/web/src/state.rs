@@ -1,144 +1,99 @@
-//! Everything a request handler needs, built once at start-up.
+//! What every request shares, built once at start: the service, the cookie codec, the
+//! templates, the URLs, the limits.
 
-use crate::config::LoadedConfig;
-use crate::sessions::Sessions;
+use crate::config::Config;
+use crate::request::cookies::CookieCodec;
+use crate::routes::{Mounts, Urls};
 use crate::templates::Templates;
-use auth_core::keys::DerivedKey;
-use auth_core::{Argon2Hasher, AuthStore, CookieSigner, KeyPurpose, LoginThrottle, PasswordPolicy};
+use auth_core::{AuthService, Signer};
+use axum::http::HeaderValue;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-/// Shared application state; cheap to clone.
+/// Key label of the CSRF form tokens.
+const CSRF_TOKEN_KEY: &str = "csrf-token";
+
+/// The shared state; cheap to clone.
 #[derive(Clone)]
-pub struct AppState(pub(crate) Arc<AppInner>);
+pub(crate) struct AppState(pub Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("backend", &self.0.store.backend_name())
-            .finish_non_exhaustive()
+        f.debug_struct("AppState").finish_non_exhaustive()
     }
 }
 
-/// Names and attributes of the cookies Wristband sets.
-#[derive(Debug, Clone)]
-pub struct CookieNames {
-    /// The session cookie (with `__Host-` when secure).
-    pub session: String,
-    /// The CSRF cookie.
-    pub csrf: String,
-    /// The flash-message cookie.
-    pub flash: String,
-    /// `Secure` attribute and `__Host-` prefix.
-    pub secure: bool,
-}
-
-impl CookieNames {
-    fn new(session_name: &str, secure: bool) -> Self {
-        let prefixed = |name: &str| {
-            if secure {
-                format!("__Host-{name}")
-            } else {
-                name.to_owned()
-            }
-        };
-        Self {
-            session: prefixed(session_name),
-            csrf: prefixed("wristband_csrf"),
-            flash: prefixed("wristband_flash"),
-            secure,
-        }
-    }
-}
-
-pub(crate) struct AppInner {
-    pub store: Arc<dyn AuthStore>,
-    pub sessions: Sessions,
-    pub trusted_proxies: Vec<IpAddr>,
-    pub fresh_for: Duration,
-    pub cors_origins: Vec<axum::http::HeaderValue>,
-    pub hasher: Argon2Hasher,
-    pub policy: PasswordPolicy,
-    pub throttle: LoginThrottle,
-    pub cookies: CookieNames,
-    pub session_signer: CookieSigner,
-    pub csrf_signer: CookieSigner,
-    pub csrf_token_key: DerivedKey,
-    pub flash_signer: CookieSigner,
+pub(crate) struct Shared {
+    pub service: AuthService,
+    pub cookies: CookieCodec,
+    pub csrf_tokens: Signer,
     pub templates: Templates,
+    pub mounts: Mounts,
+    pub urls: Urls,
+    pub stylesheets: Vec<String>,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub cors_origins: Vec<HeaderValue>,
     pub body_limit: usize,
     pub header_timeout: Duration,
-}
-
-/// Why the application could not be assembled.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// The hashing pool could not start (invalid Argon2 parameters, no threads).
-    #[error("cannot start password hashing: {0}")]
-    Hasher(#[from] auth_core::HashError),
-    /// A template failed to compile.
-    #[error("cannot compile the templates: {0}")]
-    Templates(#[from] minijinja::Error),
+    /// Set once the "no client address" error has been logged.
+    pub missing_peer_logged: AtomicBool,
+    /// Stops the background work when the last holder goes.
+    pub background: Option<crate::handle::BackgroundGuard>,
 }
 
 impl AppState {
-    /// Assembles the state from the configuration and an open store.
-    pub fn new(config: &LoadedConfig, store: Arc<dyn AuthStore>) -> Result<Self, BuildError> {
-        let keys = &config.keys;
-        let secure = config.secure_cookies();
-        Ok(Self(Arc::new(AppInner {
-            sessions: Sessions::new(
-                config.settings.session.store,
-                Arc::clone(&store),
-                config.session_timeouts(),
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        config: &Config,
+        keys: &auth_core::KeyRing,
+        service: AuthService,
+        templates: Templates,
+        mounts: Mounts,
+        stylesheets: Vec<String>,
+        background: Option<crate::handle::BackgroundGuard>,
+    ) -> Self {
+        let server = &config.settings.server;
+        let urls = Urls::new(&mounts, &config.settings.login.default_redirect);
+        Self(Arc::new(Shared {
+            service,
+            cookies: CookieCodec::new(
+                keys,
+                &config.settings.session.cookie_name,
+                config.secure_cookies(),
             ),
-            trusted_proxies: config.settings.server.trusted_proxies.clone(),
-            fresh_for: config.settings.session.fresh_for.0,
-            cors_origins: config
-                .settings
-                .server
+            csrf_tokens: keys.signer(CSRF_TOKEN_KEY),
+            templates,
+            mounts,
+            urls,
+            stylesheets,
+            trusted_proxies: server.trusted_proxies.clone(),
+            cors_origins: server
                 .cors_origins
                 .iter()
-                .filter_map(|o| axum::http::HeaderValue::from_str(o.trim_end_matches('/')).ok())
+                .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
                 .collect(),
-            store,
-            hasher: Argon2Hasher::start(config.hasher_config())?,
-            policy: config.password_policy(),
-            throttle: crate::throttle::policy(&config.settings.login),
-            cookies: CookieNames::new(&config.settings.session.cookie_name, secure),
-            session_signer: keys.cookie_signer(KeyPurpose::SessionCookie),
-            csrf_signer: keys.cookie_signer(KeyPurpose::CsrfCookie),
-            csrf_token_key: keys.derive(KeyPurpose::CsrfToken),
-            flash_signer: keys.cookie_signer(KeyPurpose::FlashCookie),
-            templates: Templates::new()?,
-            body_limit: usize::try_from(config.settings.server.body_limit.0).unwrap_or(usize::MAX),
-            header_timeout: config.settings.server.header_timeout.0,
-        })))
+            body_limit: usize::try_from(server.body_limit.0).unwrap_or(usize::MAX),
+            header_timeout: server.header_timeout.0,
+            missing_peer_logged: AtomicBool::new(false),
+            background,
+        }))
     }
 
-    /// The store, for embedding applications and tests.
-    pub fn store(&self) -> &Arc<dyn AuthStore> {
-        &self.0.store
-    }
-
-    /// The password hasher (its [`stats`](Argon2Hasher::stats) count the work done).
-    pub fn hasher(&self) -> &Argon2Hasher {
-        &self.0.hasher
-    }
-
-    /// Sessions in the configured store.
-    pub fn sessions(&self) -> &Sessions {
-        &self.0.sessions
-    }
-
-    /// The cookie names in use.
-    pub fn cookie_names(&self) -> &CookieNames {
-        &self.0.cookies
-    }
-
-    /// Time allowed for a request's headers.
-    pub fn header_timeout(&self) -> Duration {
-        self.0.header_timeout
+    /// Whether `path` is under the JSON API's prefix.
+    pub(crate) fn is_api_path(&self, path: &str) -> bool {
+        self.mounts.api.as_deref().is_some_and(|prefix| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
     }
 }

@@ -1,17 +1,17 @@
 //! The one place that turns `database.url` into a store. Everything else in the web crate sees
 //! only `auth-core`'s [`AuthStore`] trait.
 
+use crate::config::SUPPORTED_SCHEMES;
 use auth_core::AuthStore;
 use std::sync::Arc;
-
-/// URL schemes `database.url` may use.
-pub const SUPPORTED_SCHEMES: [&str; 3] = ["sqlite", "postgres", "postgresql"];
 
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenStoreError {
     /// The scheme names no store this build supports (a configuration error).
-    #[error("`database.url` has the unsupported scheme {0:?}; supported: sqlite://PATH")]
+    #[error(
+        "`database.url` has the unsupported scheme {0:?}; supported: sqlite://, postgres://, postgresql://"
+    )]
     UnsupportedScheme(String),
     /// The SQLite store failed to open or migrate.
     #[error(transparent)]
@@ -22,7 +22,7 @@ pub enum OpenStoreError {
 }
 
 /// Opens the store `url` names and applies pending migrations.
-pub async fn open(
+pub(crate) async fn open(
     url: &str,
     max_connections: Option<u32>,
 ) -> Result<Arc<dyn AuthStore>, OpenStoreError> {
@@ -32,6 +32,9 @@ pub async fn open(
         "postgres" | "postgresql" => {
             Ok(Arc::new(store_postgres::open(url, max_connections).await?))
         }
-        other => Err(OpenStoreError::UnsupportedScheme(other.to_owned())),
+        other => {
+            debug_assert!(!SUPPORTED_SCHEMES.contains(&other));
+            Err(OpenStoreError::UnsupportedScheme(other.to_owned()))
+        }
     }
 }

@@ -1,18 +1,19 @@
-//! Server-rendered pages: the minijinja environment with every template compiled in.
+//! Server-rendered pages: the minijinja environment, compiled once at start.
+//!
+//! The built-in templates are compiled in, so the binary needs no files beside it. An
+//! application overrides any of them (or adds its own pages that extend `base.html`) from a
+//! folder (`web.templates_dir`: every `*.html` file there, by file name) and in code
+//! ([`WristbandBuilder::template`](crate::WristbandBuilder::template)); later sources win.
 
 use minijinja::Environment;
 use serde::Serialize;
+use std::path::Path;
 
-/// The templates, embedded at compile time so the binary needs no files beside it.
-const TEMPLATES: [(&str, &str); 9] = [
+/// The built-in templates.
+const BUILT_IN: [(&str, &str); 7] = [
     ("base.html", include_str!("../templates/base.html")),
-    ("index.html", include_str!("../templates/index.html")),
     ("register.html", include_str!("../templates/register.html")),
     ("login.html", include_str!("../templates/login.html")),
-    (
-        "dashboard.html",
-        include_str!("../templates/dashboard.html"),
-    ),
     ("logout.html", include_str!("../templates/logout.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("account.html", include_str!("../templates/account.html")),
@@ -22,18 +23,53 @@ const TEMPLATES: [(&str, &str); 9] = [
     ),
 ];
 
+/// Why the templates could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// The templates folder or one of its files could not be read.
+    #[error("cannot read the templates in {path}")]
+    Read {
+        /// The folder or file.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A template does not compile.
+    #[error("the template {name} does not compile")]
+    Syntax {
+        /// Its name.
+        name: String,
+        /// minijinja's error (with the line).
+        #[source]
+        source: minijinja::Error,
+    },
+}
+
 /// The compiled templates.
 #[derive(Debug)]
-pub struct Templates {
+pub(crate) struct Templates {
     env: Environment<'static>,
 }
 
 impl Templates {
-    /// Compiles every template; fails on a syntax error (caught by the test suite).
-    pub fn new() -> Result<Self, minijinja::Error> {
+    /// Compiles the built-ins, then every `*.html` of `folder`, then `in_code`.
+    pub fn new(folder: Option<&Path>, in_code: &[(String, String)]) -> Result<Self, TemplateError> {
         let mut env = Environment::new();
-        for (name, source) in TEMPLATES {
-            env.add_template(name, source)?;
+        let mut add = |name: String, source: String| {
+            env.add_template_owned(name.clone(), source)
+                .map_err(|source| TemplateError::Syntax { name, source })
+        };
+        for (name, source) in BUILT_IN {
+            add(name.to_owned(), source.to_owned())?;
+        }
+        if let Some(folder) = folder {
+            for (name, source) in read_folder(folder)? {
+                add(name, source)?;
+            }
+        }
+        for (name, source) in in_code {
+            add(name.clone(), source.clone())?;
         }
         Ok(Self { env })
     }
@@ -44,19 +80,46 @@ impl Templates {
     }
 }
 
+/// Every `*.html` file directly in `folder`, by file name.
+fn read_folder(folder: &Path) -> Result<Vec<(String, String)>, TemplateError> {
+    let read_error = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| TemplateError::Read { path, source }
+    };
+    let mut templates = Vec::new();
+    for entry in std::fs::read_dir(folder).map_err(read_error(folder))? {
+        let path = entry.map_err(read_error(folder))?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if path.is_file() && name.ends_with(".html") {
+            let source = std::fs::read_to_string(&path).map_err(read_error(&path))?;
+            templates.push((name.to_owned(), source));
+        }
+    }
+    templates.sort();
+    Ok(templates)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_template_compiles_and_escapes() {
-        let t = Templates::new().unwrap();
-        let html = t
-            .render(
-                "dashboard.html",
-                minijinja::context! { username => "<b>x</b>", current_user => true, flashes => Vec::<String>::new(), csrf_token => "t" },
-            )
-            .unwrap();
-        assert!(html.contains("Welcome to your private dashboard, &lt;b&gt;x&lt;&#x2f;b&gt;!"));
+    fn built_ins_compile_and_overrides_win() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("login.html"), "folder login").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "{{ not a template").unwrap();
+        let t = Templates::new(
+            Some(dir.path()),
+            &[("register.html".into(), "code register".into())],
+        )
+        .unwrap();
+        assert_eq!(t.render("login.html", ()).unwrap(), "folder login");
+        assert_eq!(t.render("register.html", ()).unwrap(), "code register");
+        let bad = Templates::new(None, &[("x.html".into(), "{% if %}".into())]);
+        assert!(matches!(bad, Err(TemplateError::Syntax { .. })));
+        let missing = Templates::new(Some(&dir.path().join("nope")), &[]);
+        assert!(matches!(missing, Err(TemplateError::Read { .. })));
     }
 }

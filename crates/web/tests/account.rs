@@ -2,18 +2,19 @@
 //! as layers and extractors — on every leg of the matrix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use test_harness as common;
+#[allow(unused_imports)]
+use test_harness::on_every_backend;
 
 use auth_core::User;
 use auth_core::guard::{FreshLogin, LoginRequired, RouteGuard, UserPredicate};
 use axum::Router;
 use axum::routing::get;
-use common::{Backend, Browser, PASSWORD, spawn, spawn_with};
+use common::{Browser, PASSWORD, spawn, spawn_with};
 use reqwest::StatusCode;
 use std::time::Duration;
-use web::AppState;
 use web::config::ConfigDuration;
-use web::guard::{FreshUser, Guarded, RequireLayer};
+use web::{FreshUser, Guarded, RequireLayer};
 
 const NEW_PASSWORD: &str = "a brand new passphrase for me";
 
@@ -42,7 +43,7 @@ impl RouteGuard for AdminsOnly {
     }
 }
 
-fn guarded_routes() -> Router<AppState> {
+fn guarded_routes() -> Router {
     Router::new()
         .route(
             "/layer/login",
@@ -182,6 +183,29 @@ on_every_backend! {
         let mut fresh = f.app.browser();
         assert_eq!(fresh.login("fina", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
         assert_eq!(fresh.login("fina", NEW_PASSWORD).await.status, StatusCode::SEE_OTHER);
+    }
+
+    async fn a_password_change_that_fails_midway_changes_nothing(backend: Backend) {
+        let f = spawn(backend, |_| {}).await;
+        let mut a = f.app.browser();
+        a.sign_up("gale").await;
+        let mut b = second_browser(&f, "gale").await;
+        // Make the store fail after the password change has begun: the new session row (database
+        // sessions) or the new auth stamp (cookie sessions) is refused by a trigger.
+        let sabotage = common::Sabotage::install(&f.database, if backend.database_sessions() {
+            common::Failing::SessionInsert
+        } else {
+            common::Failing::AuthStampUpdate
+        })
+        .await;
+        let failed = post_account(&mut a, "/account/password", &[("current_password", PASSWORD), ("new_password", NEW_PASSWORD)]).await;
+        assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR, "a failing write is a bug, not an outage: {}", failed.body);
+        sabotage.remove().await;
+        assert_eq!(a.get("/account").await.status, StatusCode::OK, "this session still works");
+        assert_eq!(b.get("/dashboard").await.status, StatusCode::OK, "the other session still works");
+        let mut fresh = f.app.browser();
+        assert_eq!(fresh.login("gale", NEW_PASSWORD).await.status, StatusCode::UNAUTHORIZED, "the new password was not stored");
+        assert_eq!(fresh.login("gale", PASSWORD).await.status, StatusCode::SEE_OTHER, "the old password still works");
     }
 
     async fn guard_layers_protect_their_routes(backend: Backend) {

@@ -1,9 +1,11 @@
 //! The HTML flow over real HTTP, against the real router and a real database, on every backend.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use test_harness as common;
+#[allow(unused_imports)]
+use test_harness::on_every_backend;
 
-use common::{Backend, Browser, PASSWORD, SECRET, spawn};
+use common::{Browser, PASSWORD, SECRET, spawn};
 use reqwest::StatusCode;
 use std::time::Duration;
 
@@ -93,7 +95,7 @@ on_every_backend! {
         assert!(mismatch.body.contains("id=\"password_confirm-error\""));
         // Nothing was created by any of them.
         let carol = auth_core::Username::parse("carol").unwrap();
-        assert!(f.app.state.store().find_credentials(&carol).await.unwrap().is_none());
+        assert!(f.app.service().store().find_credentials(&carol).await.unwrap().is_none());
         // Long passphrases and any Unicode are fine.
         assert_eq!(b.register("carol", &"ü".repeat(128)).await.status, StatusCode::SEE_OTHER);
     }
@@ -102,7 +104,7 @@ on_every_backend! {
         let f = spawn(backend, |_| {}).await;
         let mut b = f.app.browser();
         assert_eq!(b.register("dave", PASSWORD).await.status, StatusCode::SEE_OTHER);
-        let stats = f.app.state.hasher().stats();
+        let stats = f.app.service().hasher_stats();
         let (verifications, dummies) = (stats.verifications(), stats.dummy_verifications());
         let wrong = b.login("dave", "not the right password").await;
         assert_eq!(stats.verifications(), verifications + 1);
@@ -135,7 +137,7 @@ on_every_backend! {
         let stolen = other.post_form("/register", &[("username", "eve"), ("password", PASSWORD), ("csrf_token", &foreign)]).await;
         assert_eq!(stolen.status, StatusCode::FORBIDDEN);
         let eve = auth_core::Username::parse("eve").unwrap();
-        assert!(f.app.state.store().find_credentials(&eve).await.unwrap().is_none());
+        assert!(f.app.service().store().find_credentials(&eve).await.unwrap().is_none());
     }
 
     async fn cross_site_posts_are_403(backend: Backend) {
@@ -148,7 +150,7 @@ on_every_backend! {
             assert_eq!(page.status, StatusCode::FORBIDDEN, "{header}: {value}");
         }
         let mallory = auth_core::Username::parse("mallory").unwrap();
-        assert!(f.app.state.store().find_credentials(&mallory).await.unwrap().is_none());
+        assert!(f.app.service().store().find_credentials(&mallory).await.unwrap().is_none());
         // The same site's own Origin passes.
         let mut b = f.app.browser();
         let token = b.get("/register").await.csrf_token();
@@ -176,7 +178,7 @@ on_every_backend! {
         let form = fresh.get(redirect.location().unwrap()).await;
         assert!(form.body.contains("name=\"next\" value=\"&#x2f;dashboard\""), "{}", form.body);
         let evil = fresh.get("/login?next=//evil.example").await;
-        assert!(!evil.body.contains("name=\"next\""));
+        assert!(evil.body.contains("name=\"next\" value=\"\""), "the field is always there, empty for an unsafe next");
     }
 
     async fn replayed_cookie_after_logout_is_anonymous(backend: Backend) {
@@ -315,7 +317,7 @@ on_every_backend! {
         let page = b.post_form("/register", &[("username", "nick"), ("password", &big), ("csrf_token", &token)]).await;
         assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
         let nick = auth_core::Username::parse("nick").unwrap();
-        assert!(f.app.state.store().find_credentials(&nick).await.unwrap().is_none());
+        assert!(f.app.service().store().find_credentials(&nick).await.unwrap().is_none());
     }
 
     async fn malformed_bodies_are_4xx_never_500(backend: Backend) {
@@ -348,7 +350,7 @@ on_every_backend! {
         let f = spawn(backend, |_| {}).await;
         let mut b = f.app.browser();
         b.sign_up("olga").await;
-        let store = f.app.state.store();
+        let store = f.app.service().store();
         let user = store.find_credentials(&auth_core::Username::parse("olga").unwrap()).await.unwrap().unwrap().user;
         let before = store.list_user_sessions(user.id, time::OffsetDateTime::now_utc()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -412,11 +414,11 @@ on_every_backend! {
         stronger.password.argon2.memory_kib = 128;
         let second = common::TestApp::start(&database, stronger, common::keys(SECRET, &[])).await;
         let rita = auth_core::Username::parse("rita").unwrap();
-        let old = second.state.store().find_credentials(&rita).await.unwrap().unwrap().password_hash;
+        let old = second.service().store().find_credentials(&rita).await.unwrap().unwrap().password_hash;
         assert!(old.expose().contains("m=64,"));
         let mut b = second.browser();
         assert_eq!(b.login("rita", PASSWORD).await.status, StatusCode::SEE_OTHER);
-        let new = second.state.store().find_credentials(&rita).await.unwrap().unwrap().password_hash;
+        let new = second.service().store().find_credentials(&rita).await.unwrap().unwrap().password_hash;
         assert!(new.expose().contains("m=128,"), "upgraded on login");
         assert_eq!(b.logout().await.status, StatusCode::SEE_OTHER);
         assert_eq!(b.login("rita", PASSWORD).await.status, StatusCode::SEE_OTHER, "new hash verifies");
@@ -424,9 +426,27 @@ on_every_backend! {
 
     async fn healthz_answers_ok(backend: Backend) {
         let f = spawn(backend, |_| {}).await;
-        let page = f.app.browser().get("/healthz").await;
+        let mut b = f.app.browser();
+        let page = b.get("/healthz").await;
         assert_eq!(page.status, StatusCode::OK);
         assert_eq!(page.body, r#"{"status":"ok"}"#);
+        assert_eq!(page.header("cache-control"), None, "nothing personal in it");
+        b.sign_up("hale").await;
+        let logged_in = b.get("/healthz").await;
+        assert_eq!(logged_in.status, StatusCode::OK);
+        assert_eq!(logged_in.header("cache-control"), Some("no-store"), "a request with a valid session");
+    }
+
+    async fn the_login_form_always_carries_every_field(backend: Backend) {
+        let f = spawn(backend, |_| {}).await;
+        let mut b = f.app.browser();
+        for path in ["/login", "/login?next=/account", "/login?next=//evil.example"] {
+            let page = b.get(path).await;
+            for field in ["username", "password", "remember", "next", "csrf_token"] {
+                assert!(page.body.contains(&format!("name=\"{field}\"")), "{path}: no {field}");
+            }
+        }
+        assert_eq!(b.get("/login").await.input_values("next"), [""]);
     }
 
     async fn slow_headers_are_cut_off(backend: Backend) {

@@ -2,7 +2,9 @@
 //! same process serving again once it is back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use test_harness as common;
+#[allow(unused_imports)]
+use test_harness::on_every_backend;
 
 use common::{Backend, PASSWORD, spawn};
 use reqwest::StatusCode;

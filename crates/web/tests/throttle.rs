@@ -4,9 +4,11 @@
 //! connects from 127.0.0.1, which the tests list in `server.trusted_proxies`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use test_harness as common;
+#[allow(unused_imports)]
+use test_harness::on_every_backend;
 
-use common::{Backend, Browser, PASSWORD, Page, spawn};
+use common::{Browser, PASSWORD, Page, spawn};
 use reqwest::StatusCode;
 use std::time::Duration;
 use web::config::{ConfigDuration, Settings};
@@ -115,7 +117,7 @@ on_every_backend! {
         for user in ["alice", "alice", "ghost", "ghost"] {
             fail(&mut b, user).await;
         }
-        let stats = f.app.state.hasher().stats();
+        let stats = f.app.service().hasher_stats();
         let before = (stats.hashes(), stats.verifications(), stats.dummy_verifications());
         refused(&mut b, "alice", PASSWORD).await;
         refused(&mut b, "ghost", PASSWORD).await;

@@ -1,0 +1,136 @@
+//! What an administrator does (the command line, or an application's own admin pages): find,
+//! list and delete users, reset a password, import users with existing hashes, purge.
+
+use super::{AuthService, Client, ServiceError};
+use crate::hasher::PasswordHasher;
+use crate::password_policy::PasswordRuleViolation;
+use crate::secret::{PasswordHashString, SecretString};
+use crate::store::{ImportMode, ImportReport, User};
+use crate::username::Username;
+use time::OffsetDateTime;
+
+/// What an administrator's password reset came to.
+#[derive(Debug)]
+pub enum AdminPasswordReset {
+    /// The password was set and every session of the user ended.
+    Done {
+        /// The user.
+        user: User,
+        /// How many database sessions ended (cookie sessions end through the auth stamp).
+        sessions_ended: u64,
+    },
+    /// There is no such user.
+    UnknownUser,
+    /// The new password breaks a rule.
+    Refused(PasswordRuleViolation),
+}
+
+/// What [`AuthService::purge`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Expired sessions.
+    pub sessions: u64,
+    /// Login-throttle counters whose window has ended.
+    pub failure_counters: u64,
+}
+
+impl AuthService {
+    /// The user registered as `username` (in any case).
+    pub async fn find_user(&self, username: &Username) -> Result<Option<User>, ServiceError> {
+        Ok(self
+            .store()
+            .find_credentials(username)
+            .await?
+            .map(|credentials| credentials.user))
+    }
+
+    /// Every user, in registration order.
+    pub async fn list_users(&self) -> Result<Vec<User>, ServiceError> {
+        Ok(self.store().list_users().await?)
+    }
+
+    /// Deletes the user registered as `username` with every session of theirs (cookie-store
+    /// sessions name a user who no longer exists, so they end too); `None` if there is none.
+    pub async fn delete_user(
+        &self,
+        username: &Username,
+        client: &Client,
+    ) -> Result<Option<User>, ServiceError> {
+        let Some(user) = self.find_user(username).await? else {
+            return Ok(None);
+        };
+        if !self.store().delete_user(user.id).await? {
+            return Ok(None);
+        }
+        tracing::info!(event = "user.delete", user_id = %user.id, client = %client.address_field(), "user deleted; every session ended");
+        Ok(Some(user))
+    }
+
+    /// Checks a new password for `username` against the policy, before anyone waits for a hash.
+    pub fn check_new_password(
+        &self,
+        password: &SecretString,
+        username: &Username,
+    ) -> Result<(), PasswordRuleViolation> {
+        self.0.settings.policy.check(password, Some(username))
+    }
+
+    /// An administrator's reset: the policy applied, the new hash and a new auth stamp stored
+    /// and every session of the user ended, in one transaction.
+    pub async fn set_password(
+        &self,
+        username: &Username,
+        password: &SecretString,
+        client: &Client,
+    ) -> Result<AdminPasswordReset, ServiceError> {
+        let Some(user) = self.find_user(username).await? else {
+            return Ok(AdminPasswordReset::UnknownUser);
+        };
+        if let Err(violation) = self.check_new_password(password, &user.username) {
+            return Ok(AdminPasswordReset::Refused(violation));
+        }
+        let hash = self.0.hasher.hash(password).await?;
+        let changed = self.store().change_password(user.id, &hash, None).await?;
+        tracing::info!(event = "password.reset", user_id = %user.id, client = %client.address_field(), sessions_ended = changed.sessions_ended, "password reset by an administrator; every session ended");
+        Ok(AdminPasswordReset::Done {
+            user,
+            sessions_ended: changed.sessions_ended,
+        })
+    }
+
+    /// Creates users with existing password hashes (checked by the caller with
+    /// [`identify`](crate::foreign_hash::identify)), in one transaction; see
+    /// [`UserStore::import_users`](crate::UserStore::import_users).
+    pub async fn import_users(
+        &self,
+        users: &[(Username, PasswordHashString)],
+        mode: ImportMode,
+        client: &Client,
+    ) -> Result<ImportReport, ServiceError> {
+        let report = self
+            .store()
+            .import_users(users, mode, OffsetDateTime::now_utc())
+            .await?;
+        let created = report.created();
+        if report.committed && created > 0 {
+            tracing::info!(
+                event = "user.import",
+                created,
+                existing = report.count(crate::store::ImportOutcome::Existing),
+                client = %client.address_field(),
+                "users imported"
+            );
+        }
+        Ok(report)
+    }
+
+    /// Deletes what has expired at `now`: sessions and login-throttle counters. Nothing still
+    /// valid is touched; nothing expired is ever read, so this only keeps the tables small.
+    pub async fn purge(&self, now: OffsetDateTime) -> Result<PurgeReport, ServiceError> {
+        let store = self.store();
+        Ok(PurgeReport {
+            sessions: store.purge_expired_sessions(now).await?,
+            failure_counters: store.purge_expired_failures(now).await?,
+        })
+    }
+}

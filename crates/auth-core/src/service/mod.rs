@@ -1,0 +1,171 @@
+//! The use cases, written once: [`AuthService`]. The HTML pages, the JSON API and the command
+//! line are thin callers of it; it knows no HTTP and no SQL.
+//!
+//! | use case | method |
+//! | --- | --- |
+//! | register | [`register`](AuthService::register) |
+//! | log in (throttled password check, new session) | [`log_in`](AuthService::log_in) |
+//! | recognise a session from its credential | [`load_session`](AuthService::load_session) |
+//! | log out | [`log_out`](AuthService::log_out) |
+//! | re-authenticate | [`reauthenticate`](AuthService::reauthenticate) |
+//! | change the password | [`change_password`](AuthService::change_password) |
+//! | list, end one, end every other session | [`list_sessions`](AuthService::list_sessions), [`end_session`](AuthService::end_session), [`end_other_sessions`](AuthService::end_other_sessions) |
+//! | an administrator's password reset, delete a user, import users, purge | [`set_password`](AuthService::set_password), [`delete_user`](AuthService::delete_user), [`import_users`](AuthService::import_users), [`purge`](AuthService::purge) |
+//!
+//! Both session stores sit behind it ([`SessionStorage`]): the caller gets an opaque
+//! credential ([`AuthService::session_credential`]) to hand to the browser, signed by the web
+//! layer, and gives it back to [`AuthService::load_session`]. Every change to sessions goes
+//! through this service, so it is the one place that knows a session ended. Every use case
+//! logs its audit event here, with the user id and the client address.
+//!
+//! ```
+//! use auth_core::service::{AuthService, Client, LoginOutcome, Registration, ServiceSettings};
+//! # use auth_core::{Argon2Hasher, Argon2Settings, HasherConfig, SecretString};
+//! # async fn example(store: std::sync::Arc<dyn auth_core::AuthStore>) -> Result<(), auth_core::service::ServiceError> {
+//! let hasher = Argon2Hasher::start(HasherConfig::default()).expect("valid parameters");
+//! let service = AuthService::new(store, hasher, ServiceSettings::default());
+//! let client = Client::new(Some("203.0.113.7".parse().expect("an address")), Some("curl/8"));
+//! let password = SecretString::new("correct horse battery staple");
+//! if let Registration::Created(user) = service.register("Ada", &password, None, &client).await? {
+//!     if let LoginOutcome::LoggedIn(session) = service.log_in("ada", &password, false, &client, None).await? {
+//!         let credential = service.session_credential(&session).expect("fits in a cookie");
+//!         let again = service.load_session(&credential, time::OffsetDateTime::now_utc()).await?;
+//!         assert_eq!(again.map(|s| s.session.user.id), Some(user.id));
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+mod account;
+mod admin;
+mod client;
+mod credentials;
+mod error;
+mod registration;
+mod sessions;
+
+pub use account::{OthersEnded, PasswordChange, SessionEnd};
+pub use admin::{AdminPasswordReset, PurgeReport};
+pub use client::{Client, MAX_USER_AGENT_CHARS};
+pub use error::{ServiceError, error_chain};
+pub use registration::{FieldErrors, Registration, TAKEN};
+pub use sessions::{
+    ActiveSession, INVALID_CREDENTIALS, LoadedSession, LoginOutcome, SessionError, SessionView,
+};
+
+use crate::guard::{Access, FreshLogin, RouteGuard};
+use crate::hasher::{Argon2Hasher, HasherStats};
+use crate::password_policy::PasswordPolicy;
+use crate::session::SessionTimeouts;
+use crate::store::AuthStore;
+use crate::throttle::LoginThrottle;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Where sessions live (`session.store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStorage {
+    /// A row per session, keyed by the SHA-256 of the browser's random token: any single
+    /// session can be ended, and logout ends it everywhere.
+    #[default]
+    Database,
+    /// Nothing stored per session: the browser holds a signed payload (user id, times, the
+    /// user's auth stamp). "End every other session" changes the auth stamp; one single other
+    /// session cannot be ended.
+    Cookie,
+}
+
+/// The rules the service applies, from configuration.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// Password rules for registration and every new password.
+    pub policy: PasswordPolicy,
+    /// Login throttling limits.
+    pub throttle: LoginThrottle,
+    /// Session lifetimes.
+    pub timeouts: SessionTimeouts,
+    /// Where sessions live.
+    pub storage: SessionStorage,
+    /// How recent a password proof must be for sensitive actions (`session.fresh_for`).
+    pub fresh_for: Duration,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            policy: PasswordPolicy::default(),
+            throttle: LoginThrottle::default(),
+            timeouts: SessionTimeouts::default(),
+            storage: SessionStorage::Database,
+            fresh_for: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The use cases over a store and a hasher. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct AuthService(Arc<Inner>);
+
+struct Inner {
+    store: Arc<dyn AuthStore>,
+    hasher: Argon2Hasher,
+    settings: ServiceSettings,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("backend", &self.0.store.backend_name())
+            .field("storage", &self.0.settings.storage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthService {
+    /// The service over `store`, hashing with `hasher`, applying `settings`.
+    pub fn new(store: Arc<dyn AuthStore>, hasher: Argon2Hasher, settings: ServiceSettings) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            hasher,
+            settings,
+        }))
+    }
+
+    /// The store, for health checks and for tests that look behind the service.
+    pub fn store(&self) -> &Arc<dyn AuthStore> {
+        &self.0.store
+    }
+
+    /// Counters of hashing work done (tests and metrics).
+    pub fn hasher_stats(&self) -> &HasherStats {
+        self.0.hasher.stats()
+    }
+
+    /// The rules in force.
+    pub fn settings(&self) -> &ServiceSettings {
+        &self.0.settings
+    }
+
+    /// Where sessions live.
+    pub fn storage(&self) -> SessionStorage {
+        self.0.settings.storage
+    }
+
+    /// Whether a single session other than the caller's can be ended (database sessions only).
+    pub fn can_end_single_sessions(&self) -> bool {
+        self.storage() == SessionStorage::Database
+    }
+
+    /// Whether `session` proved the password within `session.fresh_for` of `now`.
+    pub fn is_fresh(&self, session: &ActiveSession, now: OffsetDateTime) -> bool {
+        FreshLogin(self.0.settings.fresh_for)
+            .check(&Access {
+                user: Some(&session.user),
+                authenticated_at: Some(session.authenticated_at),
+                now,
+            })
+            .is_ok()
+    }
+}

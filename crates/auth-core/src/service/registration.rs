@@ -1,0 +1,98 @@
+//! Registering a user: the username rules, the password policy, and creation.
+
+use super::{AuthService, Client, ServiceError};
+use crate::hasher::PasswordHasher;
+use crate::password_policy::PasswordRuleViolation;
+use crate::secret::SecretString;
+use crate::store::{StoreError, User};
+use crate::username::Username;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+/// Field → message, for a form's field errors and a problem document's `errors`. The field
+/// names are the use case's inputs: `username`, `password`, `password_confirm`,
+/// `current_password`, `new_password`, `new_password_confirm`.
+pub type FieldErrors = BTreeMap<&'static str, String>;
+
+/// The message for a taken username.
+pub const TAKEN: &str = "That username is taken.";
+/// The message for a confirmation that differs from the password.
+pub(crate) const MISMATCH: &str = "The passwords do not match.";
+
+/// What a registration came to.
+#[derive(Debug)]
+pub enum Registration {
+    /// The user now exists.
+    Created(User),
+    /// A rule was broken; every broken rule is reported on its field.
+    Invalid(FieldErrors),
+    /// The name (in any case) was taken.
+    Taken,
+}
+
+impl AuthService {
+    /// Checks a registration: the username, the password policy, and the confirmation when one
+    /// was given.
+    pub fn validate_registration(
+        &self,
+        raw_username: &str,
+        password: &SecretString,
+        confirm: Option<&str>,
+    ) -> Result<Username, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let username = match Username::parse(raw_username) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                errors.insert("username", e.to_string());
+                None
+            }
+        };
+        if let Err(violation) = self.0.settings.policy.check(password, username.as_ref()) {
+            // "Same as the username" only means something once the username is valid.
+            if username.is_some() || violation != PasswordRuleViolation::SameAsUsername {
+                errors.insert("password", violation.to_string());
+            }
+        }
+        if let Some(confirm) = confirm.filter(|c| !c.is_empty())
+            && confirm != password.expose()
+        {
+            errors.insert("password_confirm", MISMATCH.into());
+        }
+        match username {
+            Some(username) if errors.is_empty() => Ok(username),
+            _ => Err(errors),
+        }
+    }
+
+    /// Registers `raw_username` with `password` (and its confirmation, when the form has one):
+    /// the rules first, then a cheap look so a taken name costs no hashing; the store's unique
+    /// index settles races between concurrent registrations.
+    pub async fn register(
+        &self,
+        raw_username: &str,
+        password: &SecretString,
+        confirm: Option<&str>,
+        client: &Client,
+    ) -> Result<Registration, ServiceError> {
+        let username = match self.validate_registration(raw_username, password, confirm) {
+            Ok(username) => username,
+            Err(errors) => return Ok(Registration::Invalid(errors)),
+        };
+        let store = self.store();
+        if store.find_credentials(&username).await?.is_some() {
+            return Ok(Registration::Taken);
+        }
+        let hash = self.0.hasher.hash(password).await?;
+        match store
+            .create_user(&username, &hash, OffsetDateTime::now_utc())
+            .await
+        {
+            Ok(user) => {
+                tracing::info!(event = "register", user_id = %user.id, client = %client.address_field(), "user registered");
+                Ok(Registration::Created(user))
+            }
+            Err(StoreError::Taken) => Ok(Registration::Taken),
+            Err(other) => Err(other.into()),
+        }
+    }
+}

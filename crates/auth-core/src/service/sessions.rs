@@ -1,0 +1,538 @@
+//! Sessions in either store, behind one interface: starting them at login, recognising them
+//! from the browser's credential, ending them, listing them.
+//!
+//! - [`SessionStorage::Database`]: the credential is a random [`SessionToken`]; the session row
+//!   (keyed by the token's SHA-256) is the truth.
+//! - [`SessionStorage::Cookie`]: the credential is a versioned payload (session id, user id,
+//!   login time, last-seen time, last password proof, remember flag, the user's auth stamp),
+//!   which the web layer signs; nothing is stored per session. Timeouts are checked against the
+//!   payload's times; a changed auth stamp ends every payload that carries the old one.
+//!
+//! The credential is opaque to callers: they sign it, send it, and hand it back.
+
+use super::{AuthService, Client, ServiceError, SessionStorage};
+use crate::session::{NewSession, SessionDeadlines, SessionId, SessionToken};
+use crate::store::User;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Largest credential the cookie store will hand out: its cookie (name, signature, attributes
+/// add about 150 bytes) must stay within the contract's 4 KiB.
+pub const MAX_CREDENTIAL_BYTES: usize = 4096 - 256;
+/// Version of the cookie payload; a payload of another version is anonymous.
+const PAYLOAD_VERSION: u8 = 2;
+
+/// The cookie store's payload. Times are Unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct CookiePayload {
+    v: u8,
+    /// The session's public id, fixed at login.
+    sid: String,
+    uid: i64,
+    /// Login time.
+    iat: i64,
+    /// Last recorded activity.
+    seen: i64,
+    /// Last password proof.
+    auth: i64,
+    rem: bool,
+    stamp: String,
+}
+
+/// How the store knows a session.
+#[derive(Debug, Clone)]
+enum Handle {
+    /// A database session: the browser's token.
+    Database(SessionToken),
+    /// A cookie session: everything is in the payload.
+    Cookie,
+}
+
+/// A logged-in session, in either store.
+#[derive(Debug, Clone)]
+pub struct ActiveSession {
+    /// Whose session.
+    pub user: User,
+    /// The public id (random, not a sequence number), in both stores.
+    pub id: SessionId,
+    /// Login time.
+    pub created_at: OffsetDateTime,
+    /// Last recorded activity.
+    pub last_seen_at: OffsetDateTime,
+    /// Last password proof (login or re-authentication).
+    pub authenticated_at: OffsetDateTime,
+    /// When it ends at the latest.
+    pub deadlines: SessionDeadlines,
+    /// "Remember me": a persistent cookie.
+    pub remember: bool,
+    /// Browser that logged in (database store only).
+    pub user_agent: Option<String>,
+    handle: Handle,
+}
+
+impl ActiveSession {
+    /// How long a persistent cookie should live: the time left until the absolute end for
+    /// "remember me" sessions (it does not slide); `None` (a browser-session cookie) otherwise.
+    pub fn persistent_for(&self, now: OffsetDateTime) -> Option<Duration> {
+        self.remember
+            .then(|| (self.deadlines.expires_at - now).unsigned_abs())
+    }
+
+    fn digest(&self) -> Option<crate::session::TokenDigest> {
+        match &self.handle {
+            Handle::Database(token) => Some(token.digest()),
+            Handle::Cookie => None,
+        }
+    }
+}
+
+/// One row of a user's session list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionView {
+    /// Public id.
+    pub id: SessionId,
+    /// Login time.
+    pub created_at: OffsetDateTime,
+    /// Last recorded activity.
+    pub last_seen_at: OffsetDateTime,
+    /// Browser.
+    pub user_agent: Option<String>,
+    /// The session making the request.
+    pub current: bool,
+}
+
+/// A session recognised from its credential.
+#[derive(Debug, Clone)]
+pub struct LoadedSession {
+    /// The session.
+    pub session: ActiveSession,
+    /// Send the credential again (the cookie store's last-seen time moved).
+    pub reissue: bool,
+}
+
+/// The one message for every failed login (unknown user and wrong password alike), so no
+/// answer tells which part was wrong.
+pub const INVALID_CREDENTIALS: &str = "Invalid username or password.";
+
+/// What a login attempt came to.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// The password was right: a new session.
+    LoggedIn(Box<ActiveSession>),
+    /// Unknown user or wrong password (which one is never told).
+    InvalidCredentials,
+}
+
+/// Why a session cannot become a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The payload would not fit in a cookie.
+    #[error("the session credential would be {0} bytes, over the 4 KiB cookie limit")]
+    TooLarge(usize),
+    /// Serialising the payload failed.
+    #[error("the session payload could not be encoded")]
+    Encoding(#[source] serde_json::Error),
+}
+
+fn ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_ms(value: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value).checked_mul(1_000_000)?).ok()
+}
+
+impl AuthService {
+    /// The credential that names `session`, for the browser (the web layer signs it). In the
+    /// cookie store it is the payload, refused if it would make a cookie over 4 KiB.
+    pub fn session_credential(&self, session: &ActiveSession) -> Result<String, SessionError> {
+        match &session.handle {
+            Handle::Database(token) => Ok(token.encode()),
+            Handle::Cookie => encode_payload(session),
+        }
+    }
+
+    /// The session a (signature-checked) credential names, if it is live at `now`. One store
+    /// read in either store; a write only when the database session's last-seen time is stale
+    /// (at most once a minute per session).
+    pub async fn load_session(
+        &self,
+        credential: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<LoadedSession>, ServiceError> {
+        match self.storage() {
+            SessionStorage::Database => self.load_database_session(credential, now).await,
+            SessionStorage::Cookie => self.load_cookie_session(credential, now).await,
+        }
+    }
+
+    async fn load_database_session(
+        &self,
+        credential: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<LoadedSession>, ServiceError> {
+        let Some(token) = SessionToken::parse(credential) else {
+            return Ok(None);
+        };
+        let digest = token.digest();
+        let store = self.store();
+        let Some((mut record, user)) = store.load_session(&digest, now).await? else {
+            return Ok(None);
+        };
+        if let Some(touch) = self.0.settings.timeouts.touch(&record, now) {
+            // Activity is worth recording, but a failed write must not fail a read.
+            match store.touch_session(&digest, &touch).await {
+                Ok(()) => {
+                    record.last_seen_at = touch.last_seen_at;
+                    record.idle_expires_at = touch.idle_expires_at;
+                }
+                Err(error) => {
+                    tracing::warn!(error = %super::error::error_chain(&error), "could not record session activity");
+                }
+            }
+        }
+        Ok(Some(LoadedSession {
+            session: ActiveSession {
+                user,
+                id: record.id,
+                created_at: record.created_at,
+                last_seen_at: record.last_seen_at,
+                authenticated_at: record.authenticated_at,
+                deadlines: SessionDeadlines {
+                    expires_at: record.expires_at,
+                    idle_expires_at: record.idle_expires_at,
+                },
+                remember: record.remember,
+                user_agent: record.user_agent,
+                handle: Handle::Database(token),
+            },
+            reissue: false,
+        }))
+    }
+
+    async fn load_cookie_session(
+        &self,
+        credential: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<LoadedSession>, ServiceError> {
+        if credential.len() > MAX_CREDENTIAL_BYTES {
+            return Ok(None);
+        }
+        let payload = URL_SAFE_NO_PAD
+            .decode(credential)
+            .ok()
+            .and_then(|json| serde_json::from_slice::<CookiePayload>(&json).ok())
+            .filter(|p| p.v == PAYLOAD_VERSION);
+        let Some(payload) = payload else {
+            return Ok(None);
+        };
+        let (Some(id), Some(created_at), Some(seen), Some(authenticated_at)) = (
+            SessionId::parse(&payload.sid),
+            from_ms(payload.iat),
+            from_ms(payload.seen),
+            from_ms(payload.auth),
+        ) else {
+            return Ok(None);
+        };
+        let deadlines = self.cookie_deadlines(created_at, seen, payload.rem);
+        let alive = now < deadlines.expires_at && deadlines.idle_expires_at.is_none_or(|d| now < d);
+        if !alive {
+            return Ok(None);
+        }
+        let Some(user) = self
+            .store()
+            .find_user(crate::store::UserId(payload.uid))
+            .await?
+        else {
+            return Ok(None);
+        };
+        // The stamp is how the cookie store revokes: a changed stamp ends every old payload.
+        if user.auth_stamp != payload.stamp {
+            return Ok(None);
+        }
+        let stale_seen = now - seen >= self.0.settings.timeouts.touch_interval();
+        let last_seen_at = if stale_seen { now } else { seen };
+        Ok(Some(LoadedSession {
+            session: ActiveSession {
+                user,
+                id,
+                created_at,
+                last_seen_at,
+                authenticated_at,
+                deadlines: self.cookie_deadlines(created_at, last_seen_at, payload.rem),
+                remember: payload.rem,
+                user_agent: None,
+                handle: Handle::Cookie,
+            },
+            reissue: stale_seen,
+        }))
+    }
+
+    fn cookie_deadlines(
+        &self,
+        created_at: OffsetDateTime,
+        last_seen_at: OffsetDateTime,
+        remember: bool,
+    ) -> SessionDeadlines {
+        let timeouts = &self.0.settings.timeouts;
+        let mut deadlines = timeouts.deadlines(created_at, remember);
+        if deadlines.idle_expires_at.is_some() {
+            deadlines.idle_expires_at = Some(last_seen_at + timeouts.idle);
+        }
+        deadlines
+    }
+
+    /// Logs `username` in when `password` is theirs: a throttled check (429 while throttled,
+    /// the same hashing work for unknown users), then a new session, ending `replacing` (the
+    /// browser's previous session, if any: a new session id at every login).
+    pub async fn log_in(
+        &self,
+        username: &str,
+        password: &crate::SecretString,
+        remember: bool,
+        client: &Client,
+        replacing: Option<&ActiveSession>,
+    ) -> Result<LoginOutcome, ServiceError> {
+        let Some(user) = self.check_credentials(username, password, client).await? else {
+            return Ok(LoginOutcome::InvalidCredentials);
+        };
+        if let Some(previous) = replacing {
+            self.end(previous).await?;
+        }
+        let session = self
+            .start_session(user, remember, client, OffsetDateTime::now_utc())
+            .await?;
+        tracing::info!(
+            event = "login.success",
+            user_id = %session.user.id,
+            client = %client.address_field(),
+            remember,
+            "login succeeded"
+        );
+        Ok(LoginOutcome::LoggedIn(Box::new(session)))
+    }
+
+    /// Starts a session for `user` at `now`, without checking anything (the caller has).
+    pub(crate) async fn start_session(
+        &self,
+        user: User,
+        remember: bool,
+        client: &Client,
+        now: OffsetDateTime,
+    ) -> Result<ActiveSession, ServiceError> {
+        let timeouts = &self.0.settings.timeouts;
+        let deadlines = timeouts.deadlines(now, remember);
+        let (id, handle) = match self.storage() {
+            SessionStorage::Database => {
+                let token = SessionToken::generate();
+                let new = NewSession::at_login(
+                    token.digest(),
+                    user.id,
+                    now,
+                    remember,
+                    timeouts,
+                    client.user_agent.clone(),
+                );
+                self.store().insert_session(&new).await?;
+                (new.id, Handle::Database(token))
+            }
+            SessionStorage::Cookie => (SessionId::generate(), Handle::Cookie),
+        };
+        let user_agent = match handle {
+            Handle::Database(_) => client.user_agent.clone(),
+            Handle::Cookie => None,
+        };
+        Ok(ActiveSession {
+            user,
+            id,
+            created_at: now,
+            last_seen_at: now,
+            authenticated_at: now,
+            deadlines,
+            remember,
+            user_agent,
+            handle,
+        })
+    }
+
+    /// A session for `user` without a password, for an application's own tests.
+    #[cfg(feature = "testing")]
+    pub async fn start_test_session(
+        &self,
+        user: User,
+        now: OffsetDateTime,
+    ) -> Result<ActiveSession, ServiceError> {
+        self.start_session(user, false, &Client::command_line(), now)
+            .await
+    }
+
+    /// Ends `session` on the server. In the cookie store there is nothing to delete: the caller
+    /// clears the cookie.
+    async fn end(&self, session: &ActiveSession) -> Result<(), ServiceError> {
+        if let Some(digest) = session.digest() {
+            self.store().delete_session(&digest).await?;
+        }
+        Ok(())
+    }
+
+    /// Logs out: ends `session` on the server (the caller clears the browser's cookie).
+    pub async fn log_out(
+        &self,
+        session: &ActiveSession,
+        client: &Client,
+    ) -> Result<(), ServiceError> {
+        self.end(session).await?;
+        tracing::info!(event = "logout", user_id = %session.user.id, client = %client.address_field(), "logged out");
+        Ok(())
+    }
+
+    /// The user's live sessions, `session` marked as current. The cookie store knows only the
+    /// current one.
+    pub async fn list_sessions(
+        &self,
+        session: &ActiveSession,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionView>, ServiceError> {
+        match &session.handle {
+            Handle::Database(_) => Ok(self
+                .store()
+                .list_user_sessions(session.user.id, now)
+                .await?
+                .into_iter()
+                .map(|record| SessionView {
+                    current: record.id == session.id,
+                    id: record.id,
+                    created_at: record.created_at,
+                    last_seen_at: record.last_seen_at,
+                    user_agent: record.user_agent,
+                })
+                .collect()),
+            Handle::Cookie => Ok(vec![SessionView {
+                id: session.id.clone(),
+                created_at: session.created_at,
+                last_seen_at: session.last_seen_at,
+                user_agent: session.user_agent.clone(),
+                current: true,
+            }]),
+        }
+    }
+
+    /// What `session` becomes after a password change at `now`: a new id and credential, a
+    /// fresh password proof, the user's new auth stamp (set by the caller); and, for database
+    /// sessions, the row to store in its place.
+    pub(crate) fn renewed(
+        &self,
+        session: &ActiveSession,
+        now: OffsetDateTime,
+    ) -> (ActiveSession, Option<NewSession>) {
+        let mut renewed = session.clone();
+        renewed.authenticated_at = now;
+        renewed.id = SessionId::generate();
+        let row = match &session.handle {
+            Handle::Database(_) => {
+                let token = SessionToken::generate();
+                let row = NewSession {
+                    id: renewed.id.clone(),
+                    digest: token.digest(),
+                    user_id: session.user.id,
+                    created_at: session.created_at,
+                    authenticated_at: now,
+                    deadlines: session.deadlines,
+                    remember: session.remember,
+                    user_agent: session.user_agent.clone(),
+                };
+                renewed.handle = Handle::Database(token);
+                Some(row)
+            }
+            Handle::Cookie => None,
+        };
+        (renewed, row)
+    }
+
+    /// Deletes every other session of `session`'s user (database store): how many ended.
+    pub(crate) async fn delete_other_sessions(
+        &self,
+        session: &ActiveSession,
+    ) -> Result<Option<u64>, ServiceError> {
+        match session.digest() {
+            Some(digest) => Ok(Some(
+                self.store()
+                    .delete_user_sessions(session.user.id, Some(&digest))
+                    .await?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Records a fresh password proof on `session` at `now`.
+    pub(crate) async fn mark_fresh(
+        &self,
+        session: &ActiveSession,
+        now: OffsetDateTime,
+    ) -> Result<ActiveSession, ServiceError> {
+        if let Some(digest) = session.digest() {
+            self.store().mark_authenticated(&digest, now).await?;
+        }
+        let mut fresh = session.clone();
+        fresh.authenticated_at = now;
+        Ok(fresh)
+    }
+}
+
+/// The cookie store's credential for `session`: base64url of the versioned JSON payload.
+fn encode_payload(session: &ActiveSession) -> Result<String, SessionError> {
+    let payload = CookiePayload {
+        v: PAYLOAD_VERSION,
+        sid: session.id.as_str().to_owned(),
+        uid: session.user.id.0,
+        iat: ms(session.created_at),
+        seen: ms(session.last_seen_at),
+        auth: ms(session.authenticated_at),
+        rem: session.remember,
+        stamp: session.user.auth_stamp.clone(),
+    };
+    let json = serde_json::to_vec(&payload).map_err(SessionError::Encoding)?;
+    let value = URL_SAFE_NO_PAD.encode(json);
+    if value.len() > MAX_CREDENTIAL_BYTES {
+        return Err(SessionError::TooLarge(value.len()));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::SessionTimeouts;
+    use crate::store::UserId;
+    use crate::username::Username;
+
+    fn session(stamp: String) -> ActiveSession {
+        let now = OffsetDateTime::now_utc();
+        ActiveSession {
+            user: User {
+                id: UserId(7),
+                username: Username::parse("zed").unwrap(),
+                auth_stamp: stamp,
+                created_at: now,
+            },
+            id: SessionId::generate(),
+            created_at: now,
+            last_seen_at: now,
+            authenticated_at: now,
+            deadlines: SessionTimeouts::default().deadlines(now, false),
+            remember: false,
+            user_agent: None,
+            handle: Handle::Cookie,
+        }
+    }
+
+    #[test]
+    fn payloads_over_4_kib_are_refused_before_sending() {
+        assert!(encode_payload(&session("a".repeat(32))).is_ok());
+        let too_big = encode_payload(&session("a".repeat(4000)));
+        assert!(matches!(too_big, Err(SessionError::TooLarge(_))));
+    }
+}

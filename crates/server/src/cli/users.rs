@@ -1,0 +1,327 @@
+//! `wristband user …`: add, list, delete, reset a password, import from another application.
+//!
+//! Names and passwords follow the same rules as registration (`auth_core::Username`, the
+//! configured `PasswordPolicy`); new passwords are hashed with the configured Argon2id
+//! parameters. Passwords and hashes are never printed.
+
+use super::{Failure, open_service, password::read_new_password};
+use crate::import_file::{self, Parsed, Rejected};
+use auth_core::service::{AdminPasswordReset, Registration};
+use auth_core::store::{ImportMode, ImportOutcome, ImportReport};
+use auth_core::{AuthService, Client, SecretString, Username};
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use time::format_description::well_known::Rfc3339;
+use web::Config;
+
+/// Import files at least this large get a progress bar (about 1,500 rows of Werkzeug scrypt
+/// hashes); smaller ones are read before a bar could show anything.
+const PROGRESS_MIN_BYTES: u64 = 256 * 1024;
+
+/// The `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    ///
+    /// The password is read as one line from standard input when that is not a terminal (only
+    /// the line ending is removed), else asked for twice without echo. Username and password
+    /// follow the registration rules. Exit status 1 if the name is taken, 2 if the name or
+    /// password breaks a rule.
+    Add {
+        /// The username (letters, digits, '_', '-', '.'; unique in any case).
+        name: String,
+    },
+    /// List every user, oldest first: id, username, creation time (RFC 3339), tab-separated.
+    List,
+    /// Delete a user and end every session of theirs.
+    ///
+    /// Exit status 1 if there is no such user.
+    Delete {
+        /// The username, in any case.
+        name: String,
+    },
+    /// Set a new password for a user (an administrator's reset) and end all their sessions.
+    ///
+    /// The password is read like `user add`'s and must pass the password rules. Every session
+    /// of the user ends, in the database and cookie session stores alike. Exit status 1 if
+    /// there is no such user, 2 if the password breaks a rule.
+    SetPassword {
+        /// The username, in any case.
+        name: String,
+    },
+    /// Import users with existing password hashes (CSV or JSON Lines).
+    ///
+    /// FILE is CSV whose header names the columns `username` and `password_hash` (other
+    /// columns are ignored), or JSON Lines with those keys. A `.csv`, `.jsonl` or `.ndjson`
+    /// extension decides the format, else the first non-empty line does (`{` is JSON Lines).
+    /// Hashes may be Werkzeug's (pbkdf2:…, scrypt:…, legacy sha1$/sha256$), bcrypt ($2a$, $2b$,
+    /// $2y$) or Argon2: users keep their passwords, and each hash is replaced by an Argon2id
+    /// one at the user's first login.
+    ///
+    /// Every row is checked before anything is written: the username against the
+    /// registration rules, the hash's format, and no name twice in the file (in any case;
+    /// such rows are all refused). Refused rows and existing users are reported on stderr as
+    /// `line N: reason`. Existing users are never overwritten. The new users are written in
+    /// one transaction, so an import is never half done. stdout gets one summary line:
+    /// `imported N, existing M, invalid K`.
+    ///
+    /// Without --strict the valid new users are imported even if other rows are invalid, and
+    /// the exit status is 1 if any row was invalid; existing users are reported but are not
+    /// errors, so running an import again is safe (exit status 0). With --strict, one invalid
+    /// row or one existing user means nothing is written, exit status 1.
+    Import {
+        /// The CSV or JSON Lines file.
+        file: PathBuf,
+        /// Write nothing unless every row is valid and every user new.
+        #[arg(long)]
+        strict: bool,
+        /// Check the file and report what would happen, without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Runs a `user` subcommand.
+pub async fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
+    match command {
+        UserCommand::Import {
+            file,
+            strict,
+            dry_run,
+        } => {
+            // The file is read and checked before the store is opened: a bad file costs nothing.
+            let parsed = read_import(&file)?;
+            import(&open_service(config).await?, parsed, strict, dry_run).await
+        }
+        UserCommand::Add { name } => {
+            let username = parse_name(&name)?;
+            add(&open_service(config).await?, &username).await
+        }
+        UserCommand::List => list(&open_service(config).await?).await,
+        UserCommand::Delete { name } => {
+            let username = parse_name(&name)?;
+            delete(&open_service(config).await?, &username).await
+        }
+        UserCommand::SetPassword { name } => {
+            let username = parse_name(&name)?;
+            set_password(&open_service(config).await?, &username).await
+        }
+    }
+}
+
+/// A username typed on the command line, checked as at registration.
+fn parse_name(raw: &str) -> Result<Username, Failure> {
+    // An invalid name is echoed escaped: it may hold control characters.
+    Username::parse(raw).map_err(|e| Failure::Usage(format!("invalid username {raw:?}: {e}")))
+}
+
+/// Reads a new password for `username` and applies the configured policy to it, before any
+/// hashing.
+fn new_password(service: &AuthService, username: &Username) -> Result<SecretString, Failure> {
+    let password = read_new_password(username.as_str())?;
+    service
+        .check_new_password(&password, username)
+        .map_err(|violation| Failure::Usage(format!("password refused: {violation}")))?;
+    Ok(password)
+}
+
+async fn add(service: &AuthService, username: &Username) -> Result<(), Failure> {
+    let taken = || Failure::Runtime(format!("user {username} exists"));
+    // Asked before the password, so nobody types one for a name that is taken; the
+    // registration below still decides if another one wins in between.
+    if service.find_user(username).await?.is_some() {
+        return Err(taken());
+    }
+    let password = new_password(service, username)?;
+    match service
+        .register(username.as_str(), &password, None, &Client::command_line())
+        .await?
+    {
+        Registration::Created(user) => {
+            println!("created user {} (id {})", user.username, user.id);
+            Ok(())
+        }
+        Registration::Taken => Err(taken()),
+        Registration::Invalid(errors) => Err(Failure::Usage(
+            errors.into_values().collect::<Vec<_>>().join(" "),
+        )),
+    }
+}
+
+async fn list(service: &AuthService) -> Result<(), Failure> {
+    use std::io::Write;
+    let users = service.list_users().await?;
+    let mut out = std::io::stdout().lock();
+    for user in users {
+        let created = user
+            .created_at
+            .format(&Rfc3339)
+            .map_err(|e| Failure::Runtime(format!("cannot format a time: {e}")))?;
+        // Usernames hold no tabs or newlines (letters, digits, '_', '-', '.'), so the columns
+        // stay unambiguous.
+        writeln!(out, "{}\t{}\t{created}", user.id, user.username)
+            .map_err(|e| Failure::Runtime(format!("cannot write to stdout: {e}")))?;
+    }
+    Ok(())
+}
+
+async fn delete(service: &AuthService, username: &Username) -> Result<(), Failure> {
+    match service
+        .delete_user(username, &Client::command_line())
+        .await?
+    {
+        Some(user) => {
+            println!("deleted user {}", user.username);
+            Ok(())
+        }
+        None => Err(Failure::Runtime(format!("no user {username}"))),
+    }
+}
+
+async fn set_password(service: &AuthService, username: &Username) -> Result<(), Failure> {
+    let Some(user) = service.find_user(username).await? else {
+        return Err(Failure::Runtime(format!("no user {username}")));
+    };
+    let password = new_password(service, &user.username)?;
+    match service
+        .set_password(&user.username, &password, &Client::command_line())
+        .await?
+    {
+        AdminPasswordReset::Done {
+            user,
+            sessions_ended,
+        } => {
+            println!(
+                "password of {} changed; {sessions_ended} sessions ended",
+                user.username
+            );
+            Ok(())
+        }
+        AdminPasswordReset::UnknownUser => Err(Failure::Runtime(format!("no user {username}"))),
+        AdminPasswordReset::Refused(violation) => {
+            Err(Failure::Usage(format!("password refused: {violation}")))
+        }
+    }
+}
+
+/// A progress bar on stderr for large files; indicatif draws nothing when stderr is not a
+/// terminal.
+fn progress_bar(path: &Path) -> indicatif::ProgressBar {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if size < PROGRESS_MIN_BYTES {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(size);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "checking {wide_bar} {binary_bytes}/{binary_total_bytes} {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The import file, read and checked row by row.
+struct ImportFile {
+    parsed: Parsed,
+    large: bool,
+}
+
+fn read_import(path: &Path) -> Result<ImportFile, Failure> {
+    let bar = progress_bar(path);
+    let read = import_file::read_file(path, &mut |bytes| bar.set_position(bytes));
+    bar.finish_and_clear();
+    let (_format, parsed) = read.map_err(|e| Failure::Runtime(e.to_string()))?;
+    Ok(ImportFile {
+        parsed,
+        large: !bar.is_hidden(),
+    })
+}
+
+async fn import(
+    service: &AuthService,
+    file: ImportFile,
+    strict: bool,
+    dry_run: bool,
+) -> Result<(), Failure> {
+    let Parsed { rows, rejected } = file.parsed;
+    // With --strict and an invalid row nothing may be written, but the store is still asked
+    // which users exist, so one run reports every problem.
+    let mode = if dry_run || (strict && !rejected.is_empty()) {
+        ImportMode::DryRun
+    } else if strict {
+        ImportMode::AllOrNothing
+    } else {
+        ImportMode::SkipExisting
+    };
+    let users: Vec<_> = rows
+        .iter()
+        .map(|row| (row.username.clone(), row.password_hash.clone()))
+        .collect();
+    let spinner = if file.large {
+        let spinner = indicatif::ProgressBar::new_spinner()
+            .with_message(format!("writing {} users", users.len()));
+        spinner.enable_steady_tick(Duration::from_millis(100));
+        spinner
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let report = service
+        .import_users(&users, mode, &Client::command_line())
+        .await;
+    spinner.finish_and_clear();
+    let report = report?;
+    let (created, existing, invalid) = (
+        report.created(),
+        report.count(ImportOutcome::Existing),
+        rejected.len(),
+    );
+    report_rows(&rows, &rejected, &report, strict);
+    if dry_run {
+        println!(
+            "dry run, nothing written: would import {}, existing {existing}, invalid {invalid}",
+            report.count(ImportOutcome::New)
+        );
+    } else {
+        println!("imported {created}, existing {existing}, invalid {invalid}");
+    }
+    if strict && (invalid > 0 || existing > 0) {
+        return Err(Failure::Runtime(format!(
+            "nothing imported (--strict): invalid rows: {invalid}, existing users: {existing}"
+        )));
+    }
+    if invalid > 0 {
+        return Err(Failure::Runtime(if dry_run {
+            format!("{invalid} rows would be refused (listed above)")
+        } else {
+            format!("{invalid} rows refused (listed above); {created} new users imported")
+        }));
+    }
+    Ok(())
+}
+
+/// Prints `line N: reason` on stderr for every refused row and existing user, in file order.
+fn report_rows(
+    rows: &[import_file::Row],
+    rejected: &[Rejected],
+    report: &ImportReport,
+    strict: bool,
+) {
+    let existing = rows
+        .iter()
+        .zip(&report.outcomes)
+        .filter(|(_, outcome)| **outcome == ImportOutcome::Existing)
+        .map(|(row, _)| Rejected {
+            line: row.line,
+            reason: if strict {
+                format!("user {} exists", row.username)
+            } else {
+                format!("user {} exists; not overwritten", row.username)
+            },
+        });
+    let mut lines: Vec<Rejected> = rejected.iter().cloned().chain(existing).collect();
+    lines.sort_by_key(|r| r.line);
+    for line in lines {
+        eprintln!("{line}");
+    }
+}

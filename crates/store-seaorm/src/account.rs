@@ -1,0 +1,59 @@
+//! [`AuthStore`] on SeaORM: the writes that span users and sessions, and the health check.
+
+use crate::SeaStore;
+use crate::entity::{session, user};
+use crate::sessions::insert_session;
+use async_trait::async_trait;
+use auth_core::store::{PasswordChanged, new_auth_stamp};
+use auth_core::{AuthStore, NewSession, PasswordHashString, StoreError, UserId};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+
+#[async_trait]
+impl AuthStore for SeaStore {
+    async fn change_password(
+        &self,
+        id: UserId,
+        password_hash: &PasswordHashString,
+        renewed: Option<&NewSession>,
+    ) -> Result<PasswordChanged, StoreError> {
+        let auth_stamp = new_auth_stamp();
+        // Dropping the transaction without commit rolls it back, so every early return below
+        // leaves the user exactly as they were.
+        let txn = self.connection().begin().await.map_err(|e| self.error(e))?;
+        let updated = user::Entity::update_many()
+            .col_expr(
+                user::Column::PasswordHash,
+                Expr::value(password_hash.expose().to_owned()),
+            )
+            .col_expr(user::Column::AuthStamp, Expr::value(auth_stamp.clone()))
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&txn)
+            .await
+            .map_err(|e| self.error(e))?;
+        if updated.rows_affected == 0 {
+            return Err(StoreError::database(format!("no user with id {id}")));
+        }
+        let ended = session::Entity::delete_many()
+            .filter(session::Column::UserId.eq(id.0))
+            .exec(&txn)
+            .await
+            .map_err(|e| self.error(e))?;
+        if let Some(renewed) = renewed {
+            insert_session(self, &txn, renewed).await?;
+        }
+        txn.commit().await.map_err(|e| self.error(e))?;
+        Ok(PasswordChanged {
+            auth_stamp,
+            sessions_ended: ended.rows_affected,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.connection().ping().await.map_err(|e| self.error(e))
+    }
+
+    fn backend_name(&self) -> &'static str {
+        self.backend
+    }
+}

@@ -1,0 +1,135 @@
+//! `/register`, `/login`, `/logout`, `/me`, `/reauthenticate` of the API.
+
+use super::json::{ApiJson, ApiUser, required};
+use super::problem::Problem;
+use crate::request::RequestContext;
+use auth_core::SecretString;
+use auth_core::service::{FieldErrors, INVALID_CREDENTIALS, LoginOutcome, Registration, TAKEN};
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+/// Text fields that may be missing (then they are reported on their field).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct CredentialsBody {
+    username: Option<String>,
+    password: Option<String>,
+    remember: Option<bool>,
+}
+
+fn user_json(user: &auth_core::User) -> serde_json::Value {
+    serde_json::json!({ "id": user.id.0, "username": user.username.as_str() })
+}
+
+/// `POST /register` → 201 `{id, username}`; 409 taken; 422 invalid.
+pub(crate) async fn register(
+    context: RequestContext,
+    ApiJson(body): ApiJson<CredentialsBody>,
+) -> Result<Response, Problem> {
+    let mut missing = FieldErrors::new();
+    let username = required(&mut missing, "username", body.username);
+    let password = SecretString::new(required(&mut missing, "password", body.password));
+    let service = &context.state().service;
+    if !missing.is_empty() {
+        let mut errors = service
+            .validate_registration(&username, &password, None)
+            .err()
+            .unwrap_or_default();
+        errors.extend(missing);
+        return Err(Problem::invalid(errors));
+    }
+    match service
+        .register(&username, &password, None, context.client())
+        .await?
+    {
+        Registration::Created(user) => {
+            Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
+        }
+        Registration::Invalid(errors) => Err(Problem::invalid(errors)),
+        Registration::Taken => Err(Problem::new(StatusCode::CONFLICT, "Conflict", TAKEN)
+            .with_errors(FieldErrors::from([("username", TAKEN.to_owned())]))),
+    }
+}
+
+/// `POST /login` → 200 `{id, username}` and the session cookie; 401; 429.
+pub(crate) async fn login(
+    context: RequestContext,
+    ApiJson(body): ApiJson<CredentialsBody>,
+) -> Result<Response, Problem> {
+    let mut missing = FieldErrors::new();
+    let username = required(&mut missing, "username", body.username);
+    let password = SecretString::new(required(&mut missing, "password", body.password));
+    if !missing.is_empty() {
+        return Err(Problem::invalid(missing));
+    }
+    let outcome = context
+        .state()
+        .service
+        .log_in(
+            &username,
+            &password,
+            body.remember.unwrap_or(false),
+            context.login_client(),
+            context.session(),
+        )
+        .await?;
+    match outcome {
+        LoginOutcome::LoggedIn(session) => {
+            context.set_session(&session, true)?;
+            Ok(Json(user_json(&session.user)).into_response())
+        }
+        LoginOutcome::InvalidCredentials => Err(Problem::unauthorized(INVALID_CREDENTIALS)),
+    }
+}
+
+/// `POST /logout` → 204, the session ended (also when there was none).
+pub(crate) async fn logout(context: RequestContext) -> Result<Response, Problem> {
+    if let Some(session) = context.session() {
+        context
+            .state()
+            .service
+            .log_out(session, context.client())
+            .await?;
+    }
+    context.end_session();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /me` → 200 `{id, username}`; 401 anonymous.
+pub(crate) async fn me(ApiUser(session, _): ApiUser) -> Json<serde_json::Value> {
+    Json(user_json(&session.user))
+}
+
+/// Body of `POST /reauthenticate`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct PasswordBody {
+    password: Option<String>,
+}
+
+/// `POST /reauthenticate` `{password}` → 204, this session counts as freshly logged in; 401
+/// on a wrong password (throttled like login).
+pub(crate) async fn reauthenticate(
+    ApiUser(session, context): ApiUser,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> Result<Response, Problem> {
+    let mut missing = FieldErrors::new();
+    let password = SecretString::new(required(&mut missing, "password", body.password));
+    if !missing.is_empty() {
+        return Err(Problem::invalid(missing));
+    }
+    match context
+        .state()
+        .service
+        .reauthenticate(&session, &password, context.login_client())
+        .await?
+    {
+        Some(fresh) => {
+            context.set_session(&fresh, false)?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        None => Err(Problem::unauthorized("That password is not right.")),
+    }
+}

@@ -1,0 +1,71 @@
+//! `/sessions` of the API: list, end one, end every other.
+
+use super::json::ApiUser;
+use super::problem::Problem;
+use crate::error::AppError;
+use crate::request::RequestContext;
+use crate::session_view::session_json;
+use auth_core::service::SessionEnd;
+use axum::Json;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use time::OffsetDateTime;
+
+/// `GET /sessions` → `{"sessions": [{id, created_at, last_seen_at, user_agent, current}]}`.
+pub(crate) async fn list(
+    ApiUser(session, context): ApiUser,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let sessions: Vec<serde_json::Value> = context
+        .state()
+        .service
+        .list_sessions(&session, OffsetDateTime::now_utc())
+        .await?
+        .iter()
+        .map(session_json)
+        .collect();
+    Ok(Json(serde_json::json!({ "sessions": sessions })))
+}
+
+fn require_fresh(context: &RequestContext) -> Result<(), Problem> {
+    if context.is_fresh() {
+        Ok(())
+    } else {
+        Err(AppError::ReauthenticationRequired.into())
+    }
+}
+
+/// `DELETE /sessions/{id}` → 204; 404 for an id that is not the caller's; 403 without a
+/// recent login.
+pub(crate) async fn end_one(
+    ApiUser(session, context): ApiUser,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    require_fresh(&context)?;
+    match context
+        .state()
+        .service
+        .end_session(&session, &id, context.client())
+        .await?
+    {
+        SessionEnd::LoggedOut => {
+            context.end_session();
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        SessionEnd::Ended => Ok(StatusCode::NO_CONTENT.into_response()),
+        SessionEnd::NotFound => Err(Problem::not_found("You have no session with that id.")),
+    }
+}
+
+/// `DELETE /sessions` → 204, every other session of the caller ended; 403 without a recent
+/// login.
+pub(crate) async fn end_others(ApiUser(session, context): ApiUser) -> Result<Response, Problem> {
+    require_fresh(&context)?;
+    let ended = context
+        .state()
+        .service
+        .end_other_sessions(&session, context.client())
+        .await?;
+    context.set_session(&ended.session, false)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,315 @@
+//! The [`Wristband`] handle: built from a [`Config`] by a [`WristbandBuilder`], it opens the
+//! store, starts the hashing workers and the background purge, and makes the router.
+
+use crate::config::{Config, ConfigError};
+use crate::routes::{Mounts, check_path};
+use crate::state::AppState;
+use crate::stores::OpenStoreError;
+use crate::templates::{TemplateError, Templates};
+use auth_core::{Argon2Hasher, AuthService, HashError};
+use axum::Router;
+use std::future::Future;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Why Wristband could not start. Every variant is a mistake to fix before serving; none is
+/// ever a panic.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = web::Config::new(web::config::Profile::Development)?;
+/// let started = web::Wristband::builder(config).pages_at("no-leading-slash").start().await;
+/// assert!(matches!(started, Err(web::Error::Mount(_))));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid (including a missing `SECRET_KEY` in production).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] OpenStoreError),
+    /// The hashing pool could not start (invalid Argon2 parameters, no threads).
+    #[error("cannot start password hashing")]
+    Hasher(#[source] HashError),
+    /// A template does not compile or cannot be read.
+    #[error(transparent)]
+    Templates(#[from] TemplateError),
+    /// A mount prefix given to the builder is not a path.
+    #[error("{0}")]
+    Mount(String),
+}
+
+/// A started Wristband: the store open and migrated, the hashing workers and the purge of
+/// expired rows running. Cheap to clone; the background work stops at
+/// [`shutdown`](Self::shutdown), or when the handle and every router made from it are gone.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axum::{Router, body::Body, http::Request, routing::get};
+/// use tower::ServiceExt;
+/// use web::{Config, CurrentUser, Wristband, config::Profile};
+///
+/// let dir = tempfile::tempdir()?;
+/// let mut config = Config::new(Profile::Development)?; // SECRET_KEY from the environment
+/// config.settings.database.url = format!("sqlite://{}", dir.path().join("shop.db").display());
+/// config.settings.login.default_redirect = "/orders".into();
+/// let wristband = Wristband::builder(config).pages_at("/auth").start().await?;
+/// let shop = Router::new().route(
+///     "/orders",
+///     get(|CurrentUser(s): CurrentUser| async move { format!("Orders of {}", s.user.username) }),
+/// );
+/// let app = wristband.wrap(shop);
+///
+/// let anonymous = app.oneshot(Request::get("/orders").body(Body::empty())?).await?;
+/// assert_eq!(anonymous.headers()["location"], "/auth/login?next=/orders");
+/// // To serve it, pass the peer address, which throttles each client on its own:
+/// // axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Wristband {
+    pub(crate) state: AppState,
+}
+
+impl std::fmt::Debug for Wristband {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wristband")
+            .field("service", &self.state.service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Chooses what Wristband mounts and where, and its templates; then starts it.
+///
+/// By default the auth pages are at the root (`/login`, `/register`, …), the JSON API under
+/// `/api/v1`, the health check at `/healthz`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axum::{Router, body::Body, http::{Request, StatusCode}};
+/// use tower::ServiceExt;
+/// # let dir = tempfile::tempdir()?;
+/// # let mut config = web::Config::new(web::config::Profile::Development)?;
+/// # config.settings.database.url = format!("sqlite://{}", dir.path().join("app.db").display());
+/// let wristband = web::Wristband::builder(config)
+///     .pages_at("/auth")       // /auth/login, /auth/register, /auth/account, …
+///     .api_at("/auth/api")     // or .without_api()
+///     .template("login.html", "{% extends \"base.html\" %}{% block content %}Shop login{% endblock %}")
+///     .stylesheet("/shop.css")
+///     .start()
+///     .await?;
+/// let page = wristband.router().oneshot(Request::get("/auth/login").body(Body::empty())?).await?;
+/// assert_eq!(page.status(), StatusCode::OK);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct WristbandBuilder {
+    config: Config,
+    pages: Option<String>,
+    api: Option<String>,
+    health: Option<String>,
+    templates: Vec<(String, String)>,
+    stylesheets: Vec<String>,
+}
+
+impl Wristband {
+    /// A builder for Wristband with `config`.
+    pub fn builder(config: Config) -> WristbandBuilder {
+        let mounts = Mounts::default();
+        WristbandBuilder {
+            config,
+            pages: mounts.pages,
+            api: mounts.api,
+            health: mounts.health,
+            templates: Vec::new(),
+            stylesheets: Vec::new(),
+        }
+    }
+
+    /// `app` (with its own state already applied) plus Wristband's pages and API where the
+    /// builder mounted them, all behind Wristband's layers: sessions, CSRF, security headers,
+    /// body limit, error pages. In `app`'s handlers [`CurrentUser`](crate::CurrentUser) is the
+    /// logged-in user, and the guards work as layers and extractors.
+    ///
+    /// Serve the result with the peer address (see [`Wristband`]), or with
+    /// [`serve`](Self::serve).
+    pub fn wrap(&self, app: Router) -> Router {
+        crate::router::router(&self.state, app)
+    }
+
+    /// Wristband's routes alone, behind its layers.
+    pub fn router(&self) -> Router {
+        self.wrap(Router::new())
+    }
+
+    /// The use cases, for an application's own admin work (deleting a user, resetting a
+    /// password) and for the command line.
+    pub fn service(&self) -> &AuthService {
+        &self.state.service
+    }
+
+    /// Serves `router` on `listener` until `shutdown` completes: HTTP/1.1 with the peer
+    /// address for throttling, `server.header_timeout` for request headers, and a graceful
+    /// end that lets open requests finish.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        router: Router,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        crate::serve::serve(listener, router, self.state.header_timeout, shutdown).await;
+    }
+
+    /// Stops the background work (the purge of expired rows). Requests keep being served.
+    pub fn shutdown(&self) {
+        if let Some(background) = &self.state.background {
+            background.0.abort();
+        }
+    }
+}
+
+impl WristbandBuilder {
+    /// Mounts the auth pages (and their static files) under `prefix`, e.g. `"/auth"`;
+    /// `""` mounts them at the root.
+    pub fn pages_at(mut self, prefix: &str) -> Self {
+        self.pages = Some(prefix.to_owned());
+        self
+    }
+
+    /// Leaves the auth pages out (an API-only application).
+    pub fn without_pages(mut self) -> Self {
+        self.pages = None;
+        self
+    }
+
+    /// Mounts the JSON API under `prefix` (`/api/v1` by default).
+    pub fn api_at(mut self, prefix: &str) -> Self {
+        self.api = Some(prefix.to_owned());
+        self
+    }
+
+    /// Leaves the JSON API out.
+    pub fn without_api(mut self) -> Self {
+        self.api = None;
+        self
+    }
+
+    /// Serves the health check at `path` (`/healthz` by default).
+    pub fn health_at(mut self, path: &str) -> Self {
+        self.health = Some(path.to_owned());
+        self
+    }
+
+    /// Leaves the health check out.
+    pub fn without_health(mut self) -> Self {
+        self.health = None;
+        self
+    }
+
+    /// Adds or overrides the template `name` (after `web.templates_dir`). Pages that extend
+    /// `base.html` get the shared navigation; see [`Page`](crate::Page).
+    pub fn template(mut self, name: &str, source: &str) -> Self {
+        self.templates.push((name.to_owned(), source.to_owned()));
+        self
+    }
+
+    /// Links the stylesheet at `href` from every page, after Wristband's own.
+    pub fn stylesheet(mut self, href: &str) -> Self {
+        self.stylesheets.push(href.to_owned());
+        self
+    }
+
+    fn mounts(&self) -> Result<Mounts, Error> {
+        let prefix = |what, value: &Option<String>, empty_allowed| {
+            value
+                .as_deref()
+                .map(|v| check_path(what, v, empty_allowed))
+                .transpose()
+                .map_err(Error::Mount)
+        };
+        Ok(Mounts {
+            pages: prefix("the pages prefix", &self.pages, true)?,
+            api: prefix("the API prefix", &self.api, false)?,
+            health: prefix("the health check path", &self.health, false)?,
+        })
+    }
+
+    /// Opens the store the configuration names and the use-case service over it, without
+    /// routes or background work: for administration tools such as the `wristband` command.
+    pub async fn open_service(self) -> Result<AuthService, Error> {
+        self.config.validate()?;
+        open_service(&self.config).await
+    }
+
+    /// Opens the store (applying migrations), starts the hashing workers and the background
+    /// purge, compiles the templates.
+    pub async fn start(self) -> Result<Wristband, Error> {
+        self.config.validate()?;
+        let mounts = self.mounts()?;
+        let keys = self.config.keys()?.clone();
+        let templates = Templates::new(
+            self.config.settings.web.templates_dir.as_deref(),
+            &self.templates,
+        )?;
+        let service = open_service(&self.config).await?;
+        let purge = tokio::spawn(purge_periodically(
+            service.clone(),
+            self.config.settings.session.purge_interval.0,
+        ));
+        let state = AppState::new(
+            &self.config,
+            &keys,
+            service,
+            templates,
+            mounts,
+            self.stylesheets,
+            Some(BackgroundGuard(purge)),
+        );
+        Ok(Wristband { state })
+    }
+}
+
+async fn open_service(config: &Config) -> Result<AuthService, Error> {
+    let database = &config.settings.database;
+    let store = crate::stores::open(&database.url, database.max_connections).await?;
+    let hasher = Argon2Hasher::start(config.hasher_config()).map_err(Error::Hasher)?;
+    Ok(AuthService::new(store, hasher, config.service_settings()))
+}
+
+/// Ends the background task when the last holder of the shared state goes.
+pub(crate) struct BackgroundGuard(JoinHandle<()>);
+
+impl Drop for BackgroundGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Deletes expired sessions and stale login-failure counters every `interval`, for as long as
+/// the handle lives. Failures are logged and retried at the next tick; nothing is lost if a
+/// purge is cut short.
+async fn purge_periodically(service: AuthService, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    // After a stall (a suspended machine), purge once rather than in a burst.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match service.purge(OffsetDateTime::now_utc()).await {
+            Ok(report) => tracing::debug!(
+                sessions = report.sessions,
+                failure_counters = report.failure_counters,
+                "expired rows purged"
+            ),
+            Err(error) => {
+                tracing::warn!(error = %auth_core::service::error_chain(&error), "could not purge expired rows");
+            }
+        }
+    }
+}

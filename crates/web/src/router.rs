@@ -1,0 +1,127 @@
+//! The router: Wristband's routes where the application mounted them, the application's own
+//! routes, and the layers every request passes through.
+//!
+//! Outermost first: tracing span → security headers → error-page rendering → body limit →
+//! cross-site refusal → browser context (session, CSRF, flashes) → handler. Static files skip
+//! the browser context: they need no session.
+
+use crate::error_pages::render_error_pages;
+use crate::request::browser_context;
+use crate::request::csrf::same_origin_guard;
+use crate::state::AppState;
+use crate::{api, cors, health, pages, static_files};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// No inline script or style anywhere: the pages use only their static files.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+fn pages(prefix: &str) -> Router<AppState> {
+    let routes = Router::new()
+        .route(
+            "/register",
+            get(pages::auth::register_form).post(pages::auth::register),
+        )
+        .route(
+            "/login",
+            get(pages::auth::login_form).post(pages::auth::login),
+        )
+        .route(
+            "/logout",
+            get(pages::auth::logout_page).post(pages::auth::logout),
+        )
+        .route("/account", get(pages::account::show))
+        .route("/account/sessions/revoke", post(pages::account::revoke))
+        .route("/account/password", post(pages::account::change_password))
+        .route(
+            "/reauthenticate",
+            get(pages::account::reauthenticate_form).post(pages::account::reauthenticate),
+        );
+    if prefix.is_empty() {
+        routes
+    } else {
+        Router::new().nest(prefix, routes)
+    }
+}
+
+fn static_files(prefix: &str) -> Router<AppState> {
+    Router::new()
+        .route(
+            &format!("{prefix}/static/app.css"),
+            get(static_files::stylesheet),
+        )
+        .route(
+            &format!("{prefix}/static/password-toggle.js"),
+            get(static_files::password_toggle_script),
+        )
+}
+
+/// Wristband's routes plus `app` (an application's own routes, its state applied), all behind
+/// Wristband's layers.
+pub(crate) fn router(state: &AppState, app: Router) -> Router {
+    let mounts = &state.mounts;
+    let mut wristband: Router<AppState> = Router::new();
+    if let Some(prefix) = &mounts.pages {
+        wristband = wristband.merge(pages(prefix));
+    }
+    if let Some(prefix) = &mounts.api {
+        let mut api = Router::new().nest(
+            prefix,
+            api::routes().layer(from_fn(api::json::require_json_bodies)),
+        );
+        if let Some(cors) = cors::layer(state) {
+            api = api.layer(cors).layer(from_fn_with_state(
+                state.clone(),
+                cors::only_for_listed_origins,
+            ));
+        }
+        wristband = wristband.merge(api);
+    }
+    if let Some(path) = &mounts.health {
+        wristband = wristband.route(path, get(health::health));
+    }
+    let with_sessions = app
+        .merge(wristband.with_state(state.clone()))
+        .layer(from_fn_with_state(state.clone(), browser_context));
+    let assets: Router = match &mounts.pages {
+        Some(prefix) => static_files(prefix).with_state(state.clone()),
+        None => Router::new(),
+    };
+    let mut router = with_sessions
+        .merge(assets)
+        .layer(from_fn_with_state(state.clone(), same_origin_guard))
+        .layer(DefaultBodyLimit::max(state.body_limit))
+        .layer(RequestBodyLimitLayer::new(state.body_limit))
+        // Outside the body limit, so its bare 413 becomes a page or a problem document too.
+        .layer(from_fn_with_state(state.clone(), render_error_pages))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
+        .layer(header_layer(
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ));
+    if state.cookies.secure() {
+        router = router.layer(header_layer(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ));
+    }
+    router.layer(
+        TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            // The path only: query strings may carry values nobody should find in a log.
+            tracing::info_span!("request", method = %request.method(), path = request.uri().path())
+        }),
+    )
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}
