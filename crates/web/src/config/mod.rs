@@ -28,10 +28,11 @@ mod sources;
 mod validate;
 mod values;
 
+pub use auth_core::foreign_hash::ImportCostLimits;
 pub use describe::redact_url_password;
 pub use schema::{
     Argon2Section, DatabaseSettings, LogFormat, LogSettings, LoginSettings, PasswordSettings,
-    ServerSettings, SessionSettings, Settings, WebSettings,
+    RegisterSettings, ServerSettings, SessionSettings, Settings, WebSettings,
 };
 pub use validate::SUPPORTED_SCHEMES;
 pub use values::{ByteSize, ConfigDuration, SecureSetting};
