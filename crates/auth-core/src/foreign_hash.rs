@@ -374,6 +374,34 @@ pub enum UnsupportedHashFormat {
     },
 }
 
+/// The kind of work verifying `stored` takes, for comparing costs: the format with its cost
+/// parameters (`argon2:19456:2`, `pbkdf2:sha256:600000`, `wrapped:$2b$12`, …); never any salt
+/// or output. Unreadable hashes are one kind, `unreadable`.
+pub fn cost_class(stored: &str) -> String {
+    match parse(stored) {
+        Ok(Parsed::Argon2(phc)) => format!("argon2:{}:{}", phc.memory_kib(), phc.iterations()),
+        Ok(Parsed::Foreign(foreign)) => foreign_class(&foreign.format()),
+        Ok(Parsed::Wrapped { foreign, outer }) => format!(
+            "wrapped:{}:argon2:{}:{}",
+            foreign_class(&foreign.format()),
+            outer.memory_kib(),
+            outer.iterations()
+        ),
+        Err(_) => "unreadable".to_owned(),
+    }
+}
+
+fn foreign_class(format: &HashFormat) -> String {
+    match *format {
+        HashFormat::WerkzeugPbkdf2 { iterations, .. } => {
+            format!("{}:{iterations}", format.label())
+        }
+        HashFormat::WerkzeugScrypt { n, r, p } => format!("scrypt:{n}:{r}:{p}"),
+        HashFormat::Bcrypt { cost } => format!("bcrypt:{cost}"),
+        _ => format.label().to_owned(),
+    }
+}
+
 /// Recognises a stored password hash and checks its structure and cost, without hashing.
 ///
 /// Accepts exactly what the [`Argon2Hasher`](crate::Argon2Hasher) can verify (see the

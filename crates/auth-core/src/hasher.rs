@@ -228,6 +228,11 @@ impl Argon2Hasher {
         })
     }
 
+    /// The hash unknown users are checked against: Argon2id at the current parameters.
+    pub(crate) fn dummy_hash(&self) -> &PasswordHashString {
+        &self.dummy
+    }
+
     /// Counters of work done, for tests and metrics.
     pub fn stats(&self) -> &HasherStats {
         &self.stats

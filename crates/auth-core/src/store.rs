@@ -133,6 +133,27 @@ pub trait UserStore: Send + Sync {
     /// Every user, in registration order.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
 
+    /// How many users there are.
+    async fn count_users(&self) -> Result<u64, StoreError>;
+
+    /// Up to `limit` users with their hashes, in id order, starting after `after` (from the
+    /// first user when `None`): a batch of a walk over every stored hash.
+    async fn list_credentials(
+        &self,
+        after: Option<UserId>,
+        limit: u64,
+    ) -> Result<Vec<UserCredentials>, StoreError>;
+
+    /// Replaces the user's hash with `new` only if it is still `expected` (compare and set),
+    /// so a concurrent change (a login's upgrade, a password change) is never overwritten;
+    /// `true` if it was replaced.
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        expected: &PasswordHashString,
+        new: &PasswordHashString,
+    ) -> Result<bool, StoreError>;
+
     /// Creates many users with existing password hashes (an import from another application),
     /// all in one transaction, created at `now`, each with a fresh auth stamp.
     ///

@@ -44,6 +44,8 @@ macro_rules! store_conformance_tests {
             change_password_replaces_hash_stamp_and_sessions_together,
             change_password_without_a_renewed_session_ends_every_session,
             change_password_of_an_unknown_user_writes_nothing,
+            credentials_are_walked_in_id_order_in_batches,
+            a_hash_is_replaced_only_if_it_did_not_change,
             ping_answers,
             failures_are_counted_within_the_window,
             a_failure_after_the_window_starts_a_new_one,
@@ -672,6 +674,50 @@ pub async fn change_password_of_an_unknown_user_writes_nothing<S: AuthStore>(sto
         store.load_session(&token.digest(), now).await,
         Ok(None)
     ));
+}
+
+/// `list_credentials` walks every user once, in id order, batch after batch; `count_users`
+/// counts them.
+pub async fn credentials_are_walked_in_id_order_in_batches<S: AuthStore>(store: &S) {
+    let mut ids = Vec::new();
+    for raw in ["walk1", "walk2", "walk3", "walk4", "walk5"] {
+        ids.push(user(store, raw).await);
+    }
+    assert!(matches!(store.count_users().await, Ok(5)));
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let batch = store
+            .list_credentials(after, 2)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(batch.len() <= 2);
+        let Some(last) = batch.last() else { break };
+        after = Some(last.user.id);
+        seen.extend(batch.iter().map(|c| c.user.id));
+        assert!(batch.iter().all(|c| c.password_hash == hash("aGFzaA")));
+    }
+    assert_eq!(seen, ids);
+}
+
+/// A compare-and-set replacement happens only while the hash is still the expected one.
+pub async fn a_hash_is_replaced_only_if_it_did_not_change<S: AuthStore>(store: &S) {
+    let id = user(store, "cas").await;
+    let replaced = store
+        .replace_password_hash(id, &hash("aGFzaA"), &hash("bmV3"))
+        .await;
+    assert!(matches!(replaced, Ok(true)), "{replaced:?}");
+    let stale = store
+        .replace_password_hash(id, &hash("aGFzaA"), &hash("b2xk"))
+        .await;
+    assert!(matches!(stale, Ok(false)), "{stale:?}");
+    let stored = store
+        .find_credentials(&name("cas"))
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.password_hash);
+    assert_eq!(stored, Some(hash("bmV3")));
 }
 
 // ---- Login throttling: failure counters (`FailureCounterStore`). ----

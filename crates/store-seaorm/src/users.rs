@@ -10,7 +10,7 @@ use auth_core::{
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -117,6 +117,57 @@ impl UserStore for SeaStore {
             .into_iter()
             .map(user_from)
             .collect()
+    }
+
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        user::Entity::find()
+            .count(self.connection())
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn list_credentials(
+        &self,
+        after: Option<UserId>,
+        limit: u64,
+    ) -> Result<Vec<UserCredentials>, StoreError> {
+        let mut query = user::Entity::find().order_by_asc(user::Column::Id);
+        if let Some(after) = after {
+            query = query.filter(user::Column::Id.gt(after.0));
+        }
+        query
+            .limit(limit)
+            .all(self.connection())
+            .await
+            .map_err(|e| self.error(e))?
+            .into_iter()
+            .map(|model| {
+                let password_hash = PasswordHashString::new(model.password_hash.clone());
+                Ok(UserCredentials {
+                    user: user_from(model)?,
+                    password_hash,
+                })
+            })
+            .collect()
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        expected: &PasswordHashString,
+        new: &PasswordHashString,
+    ) -> Result<bool, StoreError> {
+        let result = user::Entity::update_many()
+            .col_expr(
+                user::Column::PasswordHash,
+                Expr::value(new.expose().to_owned()),
+            )
+            .filter(user::Column::Id.eq(id.0))
+            .filter(user::Column::PasswordHash.eq(expected.expose()))
+            .exec(self.connection())
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(result.rows_affected > 0)
     }
 
     async fn import_users(

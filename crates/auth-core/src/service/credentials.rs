@@ -14,12 +14,14 @@
 //!    hashing pool was unavailable) is [`abandon`](LoginAttempt::abandon)ed and does not count.
 
 use super::{AuthService, Client, ServiceError};
+use crate::foreign_hash::cost_class;
 use crate::hasher::{HashError, PasswordHasher, Verification};
 use crate::secret::SecretString;
 use crate::store::{User, UserId};
 use crate::throttle::{FailureCount, ThrottleKey, username_throttle_key};
 use crate::username::Username;
 use futures_util::future::join_all;
+use std::time::Instant;
 use time::OffsetDateTime;
 
 /// One password check that the throttle allowed to go ahead.
@@ -166,18 +168,34 @@ impl AuthService {
         password: &SecretString,
     ) -> Result<Result<User, Option<UserId>>, ServiceError> {
         let hasher = &self.0.hasher;
+        let costs = &self.0.costs;
+        let started = Instant::now();
         let credentials = match Username::parse(raw_username) {
             Ok(username) => self.store().find_credentials(&username).await?,
             Err(_) => None,
         };
         let Some(credentials) = credentials else {
-            // Unknown user: the same hashing work as a wrong password, so timing tells nothing.
+            // Unknown user: the same hashing work as a wrong password, padded like every other
+            // failure, so timing tells nothing.
+            let verifying = Instant::now();
             hasher.verify_dummy(password).await?;
+            costs.record(
+                cost_class(hasher.dummy_hash().expose()),
+                verifying.elapsed(),
+            );
+            costs.pad(started).await;
             return Ok(Err(None));
         };
         let user = credentials.user;
+        let verifying = Instant::now();
         let verification = match hasher.verify(password, &credentials.password_hash).await {
-            Ok(v) => v,
+            Ok(v) => {
+                costs.record(
+                    cost_class(credentials.password_hash.expose()),
+                    verifying.elapsed(),
+                );
+                v
+            }
             Err(HashError::UnsupportedHash) => {
                 tracing::error!(user_id = %user.id, "stored password hash is unreadable");
                 // Same cost as any other failure.
@@ -187,7 +205,10 @@ impl AuthService {
             Err(other) => return Err(other.into()),
         };
         match verification {
-            Verification::Mismatch => Ok(Err(Some(user.id))),
+            Verification::Mismatch => {
+                costs.pad(started).await;
+                Ok(Err(Some(user.id)))
+            }
             Verification::Match { needs_rehash } => {
                 if needs_rehash {
                     self.upgrade_hash(&user, password).await;

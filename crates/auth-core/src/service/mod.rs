@@ -43,9 +43,10 @@ mod credentials;
 mod error;
 mod registration;
 mod sessions;
+mod timing;
 
 pub use account::{OthersEnded, PasswordChange, SessionEnd};
-pub use admin::{AdminPasswordReset, PurgeReport};
+pub use admin::{AdminPasswordReset, PurgeReport, WrapReport};
 pub use client::{Client, MAX_USER_AGENT_CHARS};
 pub use error::{ServiceError, error_chain};
 pub use registration::{FieldErrors, Registration, TAKEN};
@@ -112,6 +113,7 @@ struct Inner {
     store: Arc<dyn AuthStore>,
     hasher: Argon2Hasher,
     settings: ServiceSettings,
+    costs: timing::VerificationCosts,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -130,6 +132,7 @@ impl AuthService {
             store,
             hasher,
             settings,
+            costs: timing::VerificationCosts::default(),
         }))
     }
 
