@@ -122,6 +122,57 @@ on_every_backend! {
         );
     }
 
+    async fn a_wrong_password_costs_the_same_for_unknown_native_and_imported_users(backend: Backend) {
+        let f = spawn(backend, |s| {
+            s.login.max_failures = 1000;
+            s.login.max_failures_per_account = 1000;
+            s.login.max_failures_per_address = 1000;
+        })
+        .await;
+        let mut b = f.app.browser();
+        assert_eq!(b.register("native", PASSWORD).await.status, StatusCode::SEE_OTHER);
+        // An imported bcrypt user: wrapped at import, so a guess costs bcrypt and Argon2id.
+        let bcrypt = bcrypt::hash(PASSWORD, 10).unwrap();
+        let rows = [(auth_core::Username::parse("imported").unwrap(), auth_core::PasswordHashString::new(bcrypt))];
+        f.app.service().import_users(&rows, auth_core::store::ImportMode::SkipExisting, &auth_core::Client::command_line(), &mut |_| {}).await.unwrap();
+        assert_eq!(b.login("imported", PASSWORD).await.status, StatusCode::SEE_OTHER, "the import logs in");
+        // …and is now plain Argon2id; import another for the timing.
+        let rows = [(auth_core::Username::parse("imported2").unwrap(), auth_core::PasswordHashString::new(bcrypt::hash(PASSWORD, 10).unwrap()))];
+        f.app.service().import_users(&rows, auth_core::store::ImportMode::SkipExisting, &auth_core::Client::command_line(), &mut |_| {}).await.unwrap();
+        let mut timed = |name: &'static str| {
+            let mut b = f.app.browser();
+            async move {
+                let started = std::time::Instant::now();
+                let page = b.login(name, "not the right password").await;
+                assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+                started.elapsed()
+            }
+        };
+        // The first failure of each kind teaches the server its cost.
+        for name in ["imported2", "native", "nobody"] {
+            timed(name).await;
+        }
+        let mut samples: [Vec<Duration>; 3] = Default::default();
+        for _ in 0..9 {
+            for (i, name) in ["nobody", "native", "imported2"].into_iter().enumerate() {
+                samples[i].push(timed(name).await);
+            }
+        }
+        let medians: Vec<Duration> = samples
+            .iter_mut()
+            .map(|s| {
+                s.sort();
+                s[s.len() / 2]
+            })
+            .collect();
+        let (fastest, slowest) = (*medians.iter().min().unwrap(), *medians.iter().max().unwrap());
+        println!("{backend:?}: median wrong-password login, unknown / native / imported: {medians:?}");
+        assert!(
+            slowest.as_secs_f64() <= fastest.as_secs_f64() * 1.10,
+            "medians differ by more than 10 %: unknown / native / imported = {medians:?}"
+        );
+    }
+
     async fn post_without_csrf_token_is_403_and_creates_nothing(backend: Backend) {
         let f = spawn(backend, |_| {}).await;
         let mut b = f.app.browser();

@@ -1,124 +1,19 @@
 //! Checking a username and password: one implementation for login, re-authentication and
 //! password change, throttled (contract §6), with the same cost for unknown users.
 //!
-//! A check is wrapped in a [`LoginAttempt`]:
-//!
-//! 1. [`LoginAttempt::begin`] before any lookup or hashing: one read of the attempt's counters;
-//!    a refusal is [`ServiceError::Throttled`], logged as `login.throttled`, neither counted nor
-//!    hashed. An attempt that goes ahead is counted as a failure *before* its password is
-//!    checked (reading the counters and counting later would let a burst of concurrent guesses
-//!    all pass the check).
-//! 2. [`LoginAttempt::succeeded`] after a right password: clears the username-and-address
-//!    counter and takes the attempt back from the others.
-//! 3. A wrong password leaves the failure counted; an undecided attempt (the database or the
-//!    hashing pool was unavailable) is [`abandon`](LoginAttempt::abandon)ed and does not count.
+//! A check is a counted [`Attempt`] on the three login counters: refused (429, logged as
+//! `login.throttled`, neither counted nor hashed) while one is at its limit; a wrong password
+//! stays counted; a right one clears the username-and-address counter.
 
+use super::attempt::Attempt;
 use super::{AuthService, Client, ServiceError};
 use crate::foreign_hash::cost_class;
 use crate::hasher::{HashError, PasswordHasher, Verification};
 use crate::secret::SecretString;
 use crate::store::{User, UserId};
-use crate::throttle::{FailureCount, ThrottleKey, username_throttle_key};
+use crate::throttle::username_throttle_key;
 use crate::username::Username;
-use futures_util::future::join_all;
 use std::time::Instant;
-use time::OffsetDateTime;
-
-/// One password check that the throttle allowed to go ahead.
-#[derive(Debug)]
-#[must_use = "record the outcome with `succeeded`, or `abandon` it"]
-struct LoginAttempt {
-    keys: Vec<ThrottleKey>,
-}
-
-impl LoginAttempt {
-    async fn begin(
-        service: &AuthService,
-        raw_username: &str,
-        client: &Client,
-    ) -> Result<Self, ServiceError> {
-        let throttle = &service.0.settings.throttle;
-        let store = service.store();
-        let keys = throttle.keys(&username_throttle_key(raw_username), client.address);
-        let now = OffsetDateTime::now_utc();
-        // A cheap read first: the common refusal costs no write at all.
-        let counts = store.failure_counts(&keys, now).await?;
-        if let Err(wait) = throttle.decide(&keys, &counts, now) {
-            return Err(refuse(raw_username, client, wait.seconds()));
-        }
-        let recorded = join_all(
-            keys.iter()
-                .map(|key| store.record_failure(key, throttle.window(key.scope()), now)),
-        )
-        .await;
-        let mut before = Vec::with_capacity(keys.len());
-        let mut counted = Vec::with_capacity(keys.len());
-        let mut failure = None;
-        for (key, result) in keys.iter().zip(recorded) {
-            match result {
-                // What the counter held before this attempt, as concurrent attempts left it.
-                Ok(count) => {
-                    before.push(Some(FailureCount {
-                        count: count.count.saturating_sub(1),
-                        ..count
-                    }));
-                    counted.push(key.clone());
-                }
-                Err(error) => failure = Some(error),
-            }
-        }
-        if let Some(error) = failure {
-            // Take back what was counted; when nothing was (the usual outage) there is no
-            // second wait for the database.
-            Self { keys: counted }.abandon(service).await;
-            return Err(error.into());
-        }
-        let attempt = Self { keys };
-        if let Err(wait) = throttle.decide(&attempt.keys, &before, now) {
-            attempt.withdraw_all(service).await?;
-            return Err(refuse(raw_username, client, wait.seconds()));
-        }
-        Ok(attempt)
-    }
-
-    async fn withdraw_all(&self, service: &AuthService) -> Result<(), ServiceError> {
-        let store = service.store();
-        for result in join_all(self.keys.iter().map(|key| store.withdraw_failure(key))).await {
-            result?;
-        }
-        Ok(())
-    }
-
-    /// A right password: clears the username-and-address counter and takes this attempt back
-    /// from the per-account and per-address counters, which otherwise keep their counts, so one
-    /// known password cannot reset an attack spread over many addresses or usernames.
-    async fn succeeded(self, service: &AuthService) -> Result<(), ServiceError> {
-        let store = service.store();
-        let results = join_all(self.keys.iter().enumerate().map(|(i, key)| async move {
-            if i == 0 {
-                store.clear_failures(key).await
-            } else {
-                store.withdraw_failure(key).await
-            }
-        }))
-        .await;
-        for result in results {
-            result?;
-        }
-        Ok(())
-    }
-
-    /// The attempt could not be decided: it does not count.
-    async fn abandon(&self, service: &AuthService) {
-        if let Err(error) = self.withdraw_all(service).await {
-            tracing::warn!(error = %error_text(&error), "could not take back an undecided login attempt");
-        }
-    }
-}
-
-fn error_text(error: &ServiceError) -> String {
-    super::error::error_chain(error)
-}
 
 fn refuse(raw_username: &str, client: &Client, retry_after_seconds: u64) -> ServiceError {
     // The username comes from the client: `?` escapes it, so it cannot forge lines.
@@ -144,13 +39,22 @@ impl AuthService {
         password: &SecretString,
         client: &Client,
     ) -> Result<Option<User>, ServiceError> {
-        let attempt = LoginAttempt::begin(self, raw_username, client).await?;
+        let keys = self
+            .0
+            .settings
+            .throttle
+            .keys(&username_throttle_key(raw_username), client.address);
+        let attempt = match Attempt::begin(self, keys).await? {
+            Ok(attempt) => attempt,
+            Err(wait) => return Err(refuse(raw_username, client, wait.seconds())),
+        };
         match self.verify(raw_username, password).await {
             Ok(Ok(user)) => {
                 attempt.succeeded(self).await?;
                 Ok(Some(user))
             }
             Ok(Err(user_id)) => {
+                attempt.keep();
                 log_failure(user_id, raw_username, client);
                 Ok(None)
             }

@@ -38,6 +38,7 @@
 
 mod account;
 mod admin;
+mod attempt;
 mod client;
 mod credentials;
 mod error;

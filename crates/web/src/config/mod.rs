@@ -222,6 +222,7 @@ impl Config {
                 failure_window: s.login.failure_window.0,
                 max_failures_per_account: s.login.max_failures_per_account,
                 max_failures_per_address: s.login.max_failures_per_address,
+                max_registrations_per_address: s.register.max_per_address,
             },
             timeouts: auth_core::SessionTimeouts {
                 idle: s.session.idle_timeout.0,
