@@ -275,8 +275,29 @@ pub trait SessionStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, StoreError>;
 
-    /// Deletes every session expired at `now`; returns how many.
+    /// Deletes every session expired at `now`, and every revocation whose cookie would have
+    /// expired by then; returns how many rows went.
     async fn purge_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Records that the cookie-store session `session_id` of `user_id` logged out, until
+    /// `until` (when its cookie would have expired): a replayed copy is then anonymous.
+    /// Recording one twice keeps the later `until`.
+    async fn revoke_session(
+        &self,
+        user_id: UserId,
+        session_id: &SessionId,
+        until: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// The user `user_id` with whether their cookie-store session `session_id` is revoked at
+    /// `now`, in **one read** (the lookup the cookie store makes on every request anyway);
+    /// `None` when there is no such user.
+    async fn find_session_user(
+        &self,
+        user_id: UserId,
+        session_id: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<(User, bool)>, StoreError>;
 }
 
 /// A complete backend: users, sessions, and a health check.

@@ -100,3 +100,43 @@ pub mod session {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Cookie-store sessions that logged out: their public id (the payload's nonce) until the
+/// cookie would have expired, so a replayed copy is anonymous.
+pub mod revoked_session {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `revoked_sessions`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "revoked_sessions")]
+    pub struct Model {
+        /// The session's public id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub session_id: String,
+        /// Whose session it was.
+        pub user_id: i64,
+        /// When the cookie would have expired, Unix ms; purged after.
+        pub expires_at: i64,
+    }
+
+    /// Relations of `revoked_sessions`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// Each revocation belongs to one user.
+        #[sea_orm(
+            belongs_to = "super::user::Entity",
+            from = "Column::UserId",
+            to = "super::user::Column::Id",
+            on_delete = "Cascade"
+        )]
+        User,
+    }
+
+    impl Related<super::user::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::User.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateUsersAndSessions),
             Box::new(CreateLoginFailures),
             Box::new(AddSessionPublicIds),
+            Box::new(CreateRevokedSessions),
         ]
     }
 }
@@ -252,6 +253,62 @@ impl MigrationTrait for AddSessionPublicIds {
                     .drop_column(SessionsPublicId::PublicId)
                     .to_owned(),
             )
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum RevokedSessions {
+    Table,
+    SessionId,
+    UserId,
+    ExpiresAt,
+}
+
+/// Logged-out cookie-store sessions (contract §6, "Logout ends the session in both stores").
+struct CreateRevokedSessions;
+
+impl MigrationName for CreateRevokedSessions {
+    fn name(&self) -> &str {
+        "m0004_create_revoked_sessions"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateRevokedSessions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(RevokedSessions::Table)
+                    .col(string(RevokedSessions::SessionId).primary_key())
+                    .col(big_integer(RevokedSessions::UserId))
+                    .col(big_integer(RevokedSessions::ExpiresAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_revoked_sessions_user")
+                            .from(RevokedSessions::Table, RevokedSessions::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // Purging goes by expiry.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_revoked_sessions_expires_at")
+                    .table(RevokedSessions::Table)
+                    .col(RevokedSessions::ExpiresAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(RevokedSessions::Table).to_owned())
             .await
     }
 }

@@ -5,8 +5,9 @@
 //!   (keyed by the token's SHA-256) is the truth.
 //! - [`SessionStorage::Cookie`]: the credential is a versioned payload (session id, user id,
 //!   login time, last-seen time, last password proof, remember flag, the user's auth stamp),
-//!   which the web layer signs; nothing is stored per session. Timeouts are checked against the
-//!   payload's times; a changed auth stamp ends every payload that carries the old one.
+//!   which the web layer signs; nothing is stored per live session. Timeouts are checked against
+//!   the payload's times; a changed auth stamp ends every payload that carries the old one; a
+//!   logout records the session's id until its cookie would have expired.
 //!
 //! The credential is opaque to callers: they sign it, send it, and hand it back.
 
@@ -242,15 +243,18 @@ impl AuthService {
         if !alive {
             return Ok(None);
         }
-        let Some(user) = self
+        // One read: the user, and whether this session logged out (its nonce is kept until
+        // the cookie would have expired).
+        let Some((user, revoked)) = self
             .store()
-            .find_user(crate::store::UserId(payload.uid))
+            .find_session_user(crate::store::UserId(payload.uid), &id, now)
             .await?
         else {
             return Ok(None);
         };
-        // The stamp is how the cookie store revokes: a changed stamp ends every old payload.
-        if user.auth_stamp != payload.stamp {
+        // The stamp is how the cookie store ends every session at once: a changed stamp ends
+        // every old payload.
+        if revoked || user.auth_stamp != payload.stamp {
             return Ok(None);
         }
         let stale_seen = now - seen >= self.0.settings.timeouts.touch_interval();
@@ -369,11 +373,23 @@ impl AuthService {
             .await
     }
 
-    /// Ends `session` on the server. In the cookie store there is nothing to delete: the caller
-    /// clears the cookie.
+    /// Ends `session` on the server: the database store deletes its row; the cookie store
+    /// records its nonce until the cookie would have expired, so a copy of the cookie replayed
+    /// later is anonymous.
     async fn end(&self, session: &ActiveSession) -> Result<(), ServiceError> {
-        if let Some(digest) = session.digest() {
-            self.store().delete_session(&digest).await?;
+        match session.digest() {
+            Some(digest) => {
+                self.store().delete_session(&digest).await?;
+            }
+            None => {
+                let deadlines = session.deadlines;
+                let until = deadlines
+                    .idle_expires_at
+                    .map_or(deadlines.expires_at, |idle| idle.min(deadlines.expires_at));
+                self.store()
+                    .revoke_session(session.user.id, &session.id, until)
+                    .await?;
+            }
         }
         Ok(())
     }
