@@ -173,6 +173,34 @@ on_every_backend! {
         );
     }
 
+    async fn csrf_tokens_are_bound_to_the_session(backend: Backend) {
+        let f = spawn(backend, |_| {}).await;
+        // An attacker's anonymous CSRF cookie and its token…
+        let mut attacker = f.app.browser();
+        let anonymous_token = attacker.get("/login").await.csrf_token();
+        let attacker_csrf = attacker.cookies["wristband_csrf"].clone();
+        // …planted beside a victim's session cookie (cookie tossing from a sibling domain).
+        let mut victim = f.app.browser();
+        victim.sign_up("vera").await;
+        let mut forged = f.app.browser();
+        forged.cookies = victim.cookies.clone();
+        forged.cookies.insert("wristband_csrf".into(), attacker_csrf);
+        let refused = forged.post_form("/logout", &[("csrf_token", &anonymous_token)]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        assert_eq!(victim.get("/dashboard").await.status, StatusCode::OK, "nothing changed");
+        // A token of one session is refused with another session's cookie, even with the same
+        // CSRF cookie.
+        let first_token = victim.get("/logout").await.csrf_token();
+        let first_csrf = victim.cookies["wristband_csrf"].clone();
+        let mut other = f.app.browser();
+        other.login("vera", PASSWORD).await;
+        other.cookies.insert("wristband_csrf".into(), first_csrf.clone());
+        let refused = other.post_form("/logout", &[("csrf_token", &first_token)]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        // With its own session the token works.
+        assert_eq!(victim.post_form("/logout", &[("csrf_token", &first_token)]).await.status, StatusCode::SEE_OTHER);
+    }
+
     async fn post_without_csrf_token_is_403_and_creates_nothing(backend: Backend) {
         let f = spawn(backend, |_| {}).await;
         let mut b = f.app.browser();

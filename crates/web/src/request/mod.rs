@@ -41,6 +41,8 @@ enum SessionChange {
     Set {
         credential: String,
         max_age: Option<Duration>,
+        /// The new session's public id, which the CSRF tokens of this response are bound to.
+        id: String,
     },
     Ended,
 }
@@ -140,17 +142,38 @@ impl RequestContext {
         })
     }
 
-    /// The CSRF token for forms on this page.
+    /// The CSRF token for forms on this page: bound to the browser's CSRF secret and to the
+    /// session the response leaves it with (none for an anonymous visitor).
     pub fn csrf_token(&self) -> String {
         let mut changes = self.changes();
         changes.csrf_token_issued = true;
         let secret = changes.csrf_rotated.unwrap_or(self.0.csrf_secret);
-        csrf::token_for(&self.0.state, &secret)
+        let binding = match &changes.session {
+            SessionChange::Set { id, .. } => id.clone(),
+            SessionChange::Ended => String::new(),
+            SessionChange::Unchanged => self.session_binding(),
+        };
+        csrf::token_for(&self.0.state, &secret, &binding)
     }
 
-    /// True if `token` is the CSRF token of the secret in this request's (valid) CSRF cookie.
+    /// What this request's CSRF tokens are bound to: the session's public id, or nothing.
+    fn session_binding(&self) -> String {
+        self.session()
+            .map(|s| s.id.as_str().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// True if `token` is the CSRF token of the secret in this request's (valid) CSRF cookie
+    /// and of this request's session: a token minted for an anonymous visitor, or for another
+    /// session, is refused.
     pub fn verify_csrf(&self, token: &str) -> bool {
-        self.0.csrf_from_cookie && csrf::token_matches(&self.0.state, &self.0.csrf_secret, token)
+        self.0.csrf_from_cookie
+            && csrf::token_matches(
+                &self.0.state,
+                &self.0.csrf_secret,
+                &self.session_binding(),
+                token,
+            )
     }
 
     /// Takes the flash messages sent by the previous response (once).
@@ -190,6 +213,7 @@ impl RequestContext {
         changes.session = SessionChange::Set {
             credential,
             max_age,
+            id: session.id.as_str().to_owned(),
         };
         if new_login {
             changes.csrf_rotated = Some(auth_core::keys::random_secret());
@@ -315,6 +339,7 @@ fn apply_changes(
         SessionChange::Set {
             credential,
             max_age,
+            ..
         } => {
             set.push(codec.set(CookieKind::Session, &credential, max_age));
             logged_in = true;
