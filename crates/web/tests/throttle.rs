@@ -225,6 +225,42 @@ on_every_backend! {
         succeed(&mut fresh, "bob").await;
     }
 
+    async fn known_devices_are_not_locked_out_by_the_account_rule(backend: Backend) {
+        let f = spawn(backend, |s| {
+            limits(s, 3, Duration::from_secs(600));
+            s.login.max_failures_per_account = 4;
+        })
+        .await;
+        register(&f, "alice").await;
+        // Alice's own browser logs in once, and so gets a device cookie naming her.
+        let mut own = browser_from(&f, "198.51.100.7");
+        succeed(&mut own, "alice").await;
+        assert!(own.cookies.contains_key("wristband_device"));
+        // A stranger guesses from many addresses: the account is locked…
+        for address in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4", "203.0.113.5"] {
+            let mut b = browser_from(&f, address);
+            let _ = b.login("alice", "a wrong guess at it").await;
+        }
+        refused(&mut browser_from(&f, "198.51.100.9"), "alice", PASSWORD).await;
+        // …but not for alice on her own device, even from a new address.
+        let mut own_elsewhere = browser_from(&f, "192.0.2.44");
+        own_elsewhere.cookies = own.cookies.clone();
+        own_elsewhere.cookies.remove("wristband_session");
+        succeed(&mut own_elsewhere, "alice").await;
+        // The per-username-and-address rule still applies to her device.
+        let mut careless = browser_from(&f, "192.0.2.45");
+        careless.cookies = own.cookies.clone();
+        careless.cookies.remove("wristband_session");
+        for _ in 0..3 {
+            fail(&mut careless, "alice").await;
+        }
+        refused(&mut careless, "alice", PASSWORD).await;
+        // A forged device cookie is worth nothing.
+        let mut forger = browser_from(&f, "192.0.2.46");
+        forger.cookies.insert("wristband_device".into(), "eyJ2IjoxLCJ1c2VycyI6WyJhbGljZSJdfQ.AAAA".into());
+        refused(&mut forger, "alice", PASSWORD).await;
+    }
+
     async fn the_address_rule_holds_across_usernames(backend: Backend) {
         let f = spawn(backend, |s| {
             limits(s, 3, Duration::from_secs(600));

@@ -11,7 +11,7 @@ use crate::foreign_hash::cost_class;
 use crate::hasher::{HashError, PasswordHasher, Verification};
 use crate::secret::SecretString;
 use crate::store::{User, UserId};
-use crate::throttle::username_throttle_key;
+use crate::throttle::{ThrottleScope, username_throttle_key};
 use crate::username::Username;
 use std::time::Instant;
 
@@ -39,11 +39,18 @@ impl AuthService {
         password: &SecretString,
         client: &Client,
     ) -> Result<Option<User>, ServiceError> {
-        let keys = self
+        let username_key = username_throttle_key(raw_username);
+        let mut keys = self
             .0
             .settings
             .throttle
-            .keys(&username_throttle_key(raw_username), client.address);
+            .keys(&username_key, client.address);
+        if client.knows_device(&username_key) {
+            // A device this user has logged in from is not held back by the per-account rule,
+            // so a stranger's guesses cannot lock the user out of their own devices; its
+            // failures still count per username and address, and per address.
+            keys.retain(|key| key.scope() != ThrottleScope::Account);
+        }
         let attempt = match Attempt::begin(self, keys).await? {
             Ok(attempt) => attempt,
             Err(wait) => return Err(refuse(raw_username, client, wait.seconds())),

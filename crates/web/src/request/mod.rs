@@ -16,6 +16,7 @@
 pub(crate) mod client;
 pub(crate) mod cookies;
 pub(crate) mod csrf;
+pub(crate) mod device;
 pub(crate) mod flash;
 
 use crate::error::AppError;
@@ -54,6 +55,8 @@ struct Changes {
     incoming_flashes_taken: bool,
     csrf_token_issued: bool,
     csrf_rotated: Option<CsrfSecret>,
+    /// A login succeeded for this username key: remember the device for it.
+    device_login: Option<String>,
 }
 
 /// The browser state of one request. Handlers get it as an extractor.
@@ -221,6 +224,11 @@ impl RequestContext {
         Ok(())
     }
 
+    /// Remembers this browser as a known device of `user` (after a successful login).
+    pub fn remember_device(&self, user: &User) {
+        self.changes().device_login = Some(user.username.key().to_owned());
+    }
+
     /// Clears the session cookie (the caller has ended the session on the server).
     pub fn end_session(&self) {
         let mut changes = self.changes();
@@ -288,8 +296,13 @@ pub(crate) async fn browser_context(
         Vec::new()
     };
     let peer = client::peer(request.extensions());
+    let known_devices = state
+        .cookies
+        .read(CookieKind::Device, &cookies)
+        .map(|v| device::decode(&v.value))
+        .unwrap_or_default();
     let context = RequestContext(Arc::new(ContextInner {
-        client: client::client(&state, peer, request.headers()),
+        client: client::client(&state, peer, request.headers()).with_known_devices(known_devices),
         has_peer: peer.is_some(),
         wants_json: state.is_api_path(request.uri().path()) || prefers_json(request.headers()),
         state: state.clone(),
@@ -370,6 +383,15 @@ fn apply_changes(
     });
     if let Some(secret) = new_csrf {
         set.push(codec.set(CookieKind::Csrf, &csrf::encode_secret(&secret), None));
+    }
+    if let Some(username_key) = &changes.device_login
+        && let Some(value) = device::encode(username_key, &context.client().known_devices)
+    {
+        set.push(codec.set(
+            CookieKind::Device,
+            &value,
+            Some(device::DEVICE_COOKIE_LIFETIME),
+        ));
     }
     if !changes.outgoing_flashes.is_empty() {
         if let Some(value) = flash::encode(&changes.outgoing_flashes) {
