@@ -517,6 +517,32 @@ on_every_backend! {
         assert_eq!(logged_in.header("cache-control"), Some("no-store"), "a request with a valid session");
     }
 
+    async fn forms_and_every_answer_to_a_logged_in_request_are_not_cached(backend: Backend) {
+        let f = spawn(backend, |s| s.login.max_failures = 2).await;
+        let mut anonymous = f.app.browser();
+        let no_store = |page: &common::Page, what: &str| {
+            assert_eq!(page.header("cache-control"), Some("no-store"), "{what}: {}", page.status);
+        };
+        no_store(&anonymous.get("/login").await, "the login form");
+        no_store(&anonymous.get("/register").await, "the registration form");
+        no_store(&anonymous.login("someone", "wrong password x").await, "a failed login (401)");
+        no_store(&anonymous.register("x y", PASSWORD).await, "a refused registration (422)");
+        let mut b = f.app.browser();
+        b.sign_up("cache").await;
+        no_store(&b.get("/no/such/page").await, "404");
+        no_store(&b.post_form("/logout", &[]).await, "403 without a token");
+        no_store(&b.submit("/account", "/account/sessions/revoke", &[]).await, "422");
+        no_store(&b.submit("/account", "/account/password", &[("current_password", "wrong password x"), ("new_password", "another fine passphrase")]).await, "401");
+        no_store(&b.get("/api/v1/sessions/nope").await, "API 405/404");
+        no_store(&b.delete("/api/v1/sessions/nope").await, "API 403/404");
+        for _ in 0..2 {
+            b.login("cache", "wrong password x").await;
+        }
+        let throttled = b.login("cache", PASSWORD).await;
+        assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+        no_store(&throttled, "429");
+    }
+
     async fn the_login_form_always_carries_every_field(backend: Backend) {
         let f = spawn(backend, |_| {}).await;
         let mut b = f.app.browser();

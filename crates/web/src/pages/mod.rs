@@ -7,7 +7,7 @@ pub(crate) mod auth;
 
 use crate::error::AppError;
 use crate::request::RequestContext;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
@@ -45,7 +45,13 @@ pub(crate) fn render(
         values.extend(extra);
     }
     match state.templates.render(template, values) {
-        Ok(html) => (status, Html(html)).into_response(),
+        // Every page carries a CSRF token, and the forms echo what was typed: never cached.
+        Ok(html) => (
+            status,
+            [(header::CACHE_CONTROL, "no-store")],
+            Html(html),
+        )
+            .into_response(),
         Err(error) => AppError::internal("template rendering failed", &error).into_response(),
     }
 }
