@@ -121,6 +121,29 @@ fn gen_secret_prints_64_hex_digits_each_time_new() {
 }
 
 #[test]
+fn config_redacts_credentials_anywhere_in_the_database_url() {
+    let dir = Project::new();
+    let output = dir.run(
+        &["config"],
+        &[(
+            "DATABASE_URL",
+            "postgres://u:pw@h/db?password=q&sslpassword=z&sslmode=require",
+        )],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let line = text.lines().find(|l| l.starts_with("database.url =")).unwrap();
+    assert!(
+        line.contains("postgres://u:[redacted]@h/db?password=[redacted]&sslpassword=[redacted]&sslmode=require"),
+        "{line}"
+    );
+    for secret in [":pw@", "password=q", "sslpassword=z"] {
+        assert!(!text.contains(secret), "{secret} printed: {line}");
+    }
+}
+
+#[test]
 fn config_shows_sources_and_redacts_secrets() {
     let dir = Project::new();
     let key = "a-very-secret-key-value-that-is-long-enough-0123";

@@ -23,13 +23,14 @@
 //! ```
 
 mod describe;
+mod redact;
 mod schema;
 mod sources;
 mod validate;
 mod values;
 
 pub use auth_core::foreign_hash::ImportCostLimits;
-pub use describe::redact_url_password;
+pub use redact::redact_url;
 pub use schema::{
     Argon2Section, DatabaseSettings, LogFormat, LogSettings, LoginSettings, PasswordSettings,
     RegisterSettings, ServerSettings, SessionSettings, Settings, WebSettings,
