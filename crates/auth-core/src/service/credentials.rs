@@ -15,11 +15,16 @@ use crate::throttle::{ThrottleScope, username_throttle_key};
 use crate::username::Username;
 use std::time::Instant;
 
-fn refuse(raw_username: &str, client: &Client, retry_after_seconds: u64) -> ServiceError {
-    // The username comes from the client: `?` escapes it, so it cannot forge lines.
+fn refuse(
+    service: &AuthService,
+    raw_username: &str,
+    client: &Client,
+    retry_after_seconds: u64,
+) -> ServiceError {
+    // What was typed may be a password in the wrong field: only its keyed hash is logged.
     tracing::info!(
         event = "login.throttled",
-        username = ?raw_username,
+        username_hash = %service.username_log_hash(raw_username),
         client = %client.address_field(),
         retry_after_seconds,
         "login refused: too many failures"
@@ -53,7 +58,7 @@ impl AuthService {
         }
         let attempt = match Attempt::begin(self, keys).await? {
             Ok(attempt) => attempt,
-            Err(wait) => return Err(refuse(raw_username, client, wait.seconds())),
+            Err(wait) => return Err(refuse(self, raw_username, client, wait.seconds())),
         };
         match self.verify(raw_username, password).await {
             Ok(Ok(user)) => {
@@ -62,7 +67,7 @@ impl AuthService {
             }
             Ok(Err(user_id)) => {
                 attempt.keep();
-                log_failure(user_id, raw_username, client);
+                self.log_failure(user_id, raw_username, client);
                 Ok(None)
             }
             Err(error) => {
@@ -148,15 +153,27 @@ impl AuthService {
     }
 }
 
-/// Logs a failed check: the user id when the name exists, the (escaped) name as typed when it
-/// does not.
-fn log_failure(user_id: Option<UserId>, raw_username: &str, client: &Client) {
-    match user_id {
-        Some(user_id) => {
-            tracing::info!(event = "login.failure", reason = "wrong password", %user_id, client = %client.address_field(), "login failed");
+impl AuthService {
+    /// Logs a failed check: the user id when the name exists; when it does not, a keyed hash of
+    /// what was typed (often a password typed into the wrong field), never the text itself.
+    fn log_failure(&self, user_id: Option<UserId>, raw_username: &str, client: &Client) {
+        match user_id {
+            Some(user_id) => {
+                tracing::info!(event = "login.failure", reason = "wrong password", %user_id, client = %client.address_field(), "login failed");
+            }
+            None => {
+                tracing::info!(event = "login.failure", reason = "unknown user", username_hash = %self.username_log_hash(raw_username), client = %client.address_field(), "login failed");
+            }
         }
-        None => {
-            tracing::info!(event = "login.failure", reason = "unknown user", username = ?raw_username, client = %client.address_field(), "login failed");
-        }
+    }
+
+    /// A keyed hash of a typed username for the log: the same text always gives the same hash
+    /// (so attempts can be correlated), and without the key nothing can be learned from it.
+    pub(crate) fn username_log_hash(&self, raw_username: &str) -> String {
+        let tag = self
+            .0
+            .username_log_key
+            .sign(&[username_throttle_key(raw_username).as_bytes()]);
+        hex::encode(tag.as_bytes().get(..8).unwrap_or_default())
     }
 }

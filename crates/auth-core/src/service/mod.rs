@@ -57,6 +57,7 @@ pub use sessions::{
 
 use crate::guard::{Access, FreshLogin, RouteGuard};
 use crate::hasher::{Argon2Hasher, HasherStats};
+use crate::keys::{KeyRing, Signer};
 use crate::password_policy::PasswordPolicy;
 use crate::session::SessionTimeouts;
 use crate::store::AuthStore;
@@ -64,6 +65,9 @@ use crate::throttle::LoginThrottle;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
+
+/// The key label of [`ServiceSettings::username_log_key`].
+pub const USERNAME_LOG_KEY: &str = "log-username";
 
 /// Where sessions live (`session.store`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -92,6 +96,9 @@ pub struct ServiceSettings {
     pub storage: SessionStorage,
     /// How recent a password proof must be for sensitive actions (`session.fresh_for`).
     pub fresh_for: Duration,
+    /// The key of the hashes that stand for unknown usernames in the log (derived from
+    /// `SECRET_KEY`, so they are stable across restarts); a random one when `None`.
+    pub username_log_key: Option<Signer>,
 }
 
 impl Default for ServiceSettings {
@@ -102,6 +109,7 @@ impl Default for ServiceSettings {
             timeouts: SessionTimeouts::default(),
             storage: SessionStorage::Database,
             fresh_for: Duration::from_secs(600),
+            username_log_key: None,
         }
     }
 }
@@ -115,6 +123,7 @@ struct Inner {
     hasher: Argon2Hasher,
     settings: ServiceSettings,
     costs: timing::VerificationCosts,
+    username_log_key: Signer,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -129,11 +138,16 @@ impl std::fmt::Debug for AuthService {
 impl AuthService {
     /// The service over `store`, hashing with `hasher`, applying `settings`.
     pub fn new(store: Arc<dyn AuthStore>, hasher: Argon2Hasher, settings: ServiceSettings) -> Self {
+        let username_log_key = settings
+            .username_log_key
+            .clone()
+            .unwrap_or_else(|| KeyRing::random().signer(USERNAME_LOG_KEY));
         Self(Arc::new(Inner {
             store,
             hasher,
             settings,
             costs: timing::VerificationCosts::default(),
+            username_log_key,
         }))
     }
 

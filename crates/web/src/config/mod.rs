@@ -232,6 +232,10 @@ impl Config {
             },
             storage: s.session.store,
             fresh_for: s.session.fresh_for.0,
+            username_log_key: self
+                .keys
+                .as_ref()
+                .map(|keys| keys.signer(auth_core::service::USERNAME_LOG_KEY)),
         }
     }
 
