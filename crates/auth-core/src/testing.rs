@@ -744,8 +744,16 @@ pub async fn a_revoked_session_is_seen_on_the_user_lookup_until_it_expires<S: Au
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(lookup(yan, gone.clone(), now).await, Some((yan, true)));
     assert_eq!(lookup(yan, kept.clone(), now).await, Some((yan, false)));
-    assert_eq!(lookup(zoe, gone.clone(), now).await, Some((zoe, false)), "another user's id");
-    assert_eq!(lookup(yan, gone.clone(), now + hours(2)).await, Some((yan, false)), "expired");
+    assert_eq!(
+        lookup(zoe, gone.clone(), now).await,
+        Some((zoe, false)),
+        "another user's id"
+    );
+    assert_eq!(
+        lookup(yan, gone.clone(), now + hours(2)).await,
+        Some((yan, false)),
+        "expired"
+    );
     assert_eq!(lookup(UserId(987_654_321), gone.clone(), now).await, None);
     // Revoking again is no error.
     store

@@ -63,7 +63,10 @@ async fn every_security_event_is_logged_and_no_secret_is() {
     // A password typed into the username field.
     let typed_as_username = "Hunter2-my-real-passphrase";
     assert_eq!(
-        attacker.login(typed_as_username, "wrong password 1").await.status,
+        attacker
+            .login(typed_as_username, "wrong password 1")
+            .await
+            .status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -128,10 +131,18 @@ async fn every_security_event_is_logged_and_no_secret_is() {
     // inside a string; unknown usernames only as a keyed hash.
     for e in &events {
         if let Some(client) = e.get("client") {
-            let client = client.as_str().unwrap_or_else(|| panic!("client is not a string: {e}"));
-            assert!(client.parse::<std::net::IpAddr>().is_ok() || client == "-", "client {client:?} in {e}");
+            let client = client
+                .as_str()
+                .unwrap_or_else(|| panic!("client is not a string: {e}"));
+            assert!(
+                client.parse::<std::net::IpAddr>().is_ok() || client == "-",
+                "client {client:?} in {e}"
+            );
         }
-        assert!(e.get("username").is_none(), "a username logged as typed: {e}");
+        assert!(
+            e.get("username").is_none(),
+            "a username logged as typed: {e}"
+        );
     }
     let unknown: Vec<_> = named("login.failure")
         .into_iter()
@@ -140,7 +151,10 @@ async fn every_security_event_is_logged_and_no_secret_is() {
     assert_eq!(unknown.len(), 2);
     for e in &unknown {
         let hash = e["username_hash"].as_str().unwrap();
-        assert!(hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{e}");
+        assert!(
+            hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{e}"
+        );
     }
     assert!(!log.contains(typed_as_username) && !log.contains("my-real-passphrase"));
     // The forged username stayed inside one event, escaped.

@@ -133,7 +133,10 @@ fn config_redacts_credentials_anywhere_in_the_database_url() {
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = String::from_utf8(output.stdout).unwrap();
-    let line = text.lines().find(|l| l.starts_with("database.url =")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("database.url ="))
+        .unwrap();
     assert!(
         line.contains("postgres://u:[redacted]@h/db?password=[redacted]&sslpassword=[redacted]&sslmode=require"),
         "{line}"

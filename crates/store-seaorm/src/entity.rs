@@ -16,9 +16,12 @@ pub mod user {
         pub id: i64,
         /// The name as registered.
         pub username: String,
-        /// Identity: NFKC, lower-cased; unique.
+        /// Identity: the case-folded RFC 8265 form; unique.
         #[sea_orm(unique)]
         pub username_key: String,
+        /// UTS #39 confusable skeleton of the identity; unique. `NULL` only for a user whose
+        /// skeleton collided with an older user's when identities were migrated.
+        pub username_skeleton: Option<String>,
         /// PHC string.
         pub password_hash: String,
         /// Changes whenever all the user's sessions must end.

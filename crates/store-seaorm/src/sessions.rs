@@ -244,7 +244,10 @@ impl SessionStore for SeaStore {
                         Expr::col((revoked, revoked_session::Column::UserId))
                             .equals((user::Entity, user::Column::Id)),
                     )
-                    .add(Expr::col((revoked, revoked_session::Column::SessionId)).eq(session_id.as_str()))
+                    .add(
+                        Expr::col((revoked, revoked_session::Column::SessionId))
+                            .eq(session_id.as_str()),
+                    )
                     .add(Expr::col((revoked, revoked_session::Column::ExpiresAt)).gt(to_ms(now))),
             )
             .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id.0))

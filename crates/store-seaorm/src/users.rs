@@ -31,6 +31,7 @@ impl UserStore for SeaStore {
             id: NotSet,
             username: Set(username.as_str().to_owned()),
             username_key: Set(username.key().to_owned()),
+            username_skeleton: Set(Some(username.skeleton())),
             password_hash: Set(password_hash.expose().to_owned()),
             auth_stamp: Set(new_auth_stamp()),
             created_at: Set(to_ms(now)),
@@ -183,6 +184,7 @@ impl UserStore for SeaStore {
             insert.into_table(user::Entity).columns([
                 user::Column::Username,
                 user::Column::UsernameKey,
+                user::Column::UsernameSkeleton,
                 user::Column::PasswordHash,
                 user::Column::AuthStamp,
                 user::Column::CreatedAt,
@@ -192,6 +194,7 @@ impl UserStore for SeaStore {
                     .values([
                         username.as_str().into(),
                         username.key().into(),
+                        username.skeleton().into(),
                         hash.expose().into(),
                         new_auth_stamp().into(),
                         to_ms(now).into(),
@@ -201,12 +204,10 @@ impl UserStore for SeaStore {
             // DO NOTHING rather than catching unique violations: on PostgreSQL a failed
             // statement aborts the whole transaction. RETURNING names exactly the rows this
             // statement inserted, so a name registered concurrently counts as existing.
+            // No conflict target: a name whose identity or confusable skeleton is taken is
+            // existing either way.
             insert
-                .on_conflict(
-                    OnConflict::column(user::Column::UsernameKey)
-                        .do_nothing()
-                        .to_owned(),
-                )
+                .on_conflict(OnConflict::new().do_nothing().to_owned())
                 .returning_col(user::Column::UsernameKey);
             let rows = txn.query_all(&insert).await.map_err(|e| self.error(e))?;
             let mut inserted: HashMap<String, usize> = HashMap::new();

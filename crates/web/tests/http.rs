@@ -70,6 +70,25 @@ on_every_backend! {
         assert!(again.body.contains("That username is taken."));
     }
 
+    async fn confusable_and_case_folded_names_are_taken(backend: Backend) {
+        let f = spawn(backend, |_| {}).await;
+        let mut b = f.app.browser();
+        assert_eq!(b.register("admin", PASSWORD).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(b.register("Straße", PASSWORD).await.status, StatusCode::SEE_OTHER);
+        for taken in ["аdmin", "ADMIN", "strasse", "STRASSE", "ａｄｍｉｎ"] {
+            let page = b.register(taken, "another fine passphrase").await;
+            assert_eq!(page.status, StatusCode::CONFLICT, "{taken}");
+            assert!(page.body.contains("That username is taken."), "{taken}");
+        }
+        for invalid in [".", "-", "_.-"] {
+            assert_eq!(b.register(invalid, PASSWORD).await.status, StatusCode::UNPROCESSABLE_ENTITY, "{invalid:?}");
+        }
+        // The user registered as "Straße" logs in as "strasse", shown as registered.
+        assert_eq!(b.login("strasse", PASSWORD).await.status, StatusCode::SEE_OTHER);
+        assert!(b.get("/dashboard").await.body.contains("Welcome to your private dashboard, Straße!"));
+        assert_eq!(f.app.service().list_users().await.unwrap().len(), 2);
+    }
+
     async fn each_rule_is_a_422_on_its_field(backend: Backend) {
         let f = spawn(backend, |_| {}).await;
         let mut b = f.app.browser();
@@ -139,7 +158,7 @@ on_every_backend! {
         // …and is now plain Argon2id; import another for the timing.
         let rows = [(auth_core::Username::parse("imported2").unwrap(), auth_core::PasswordHashString::new(bcrypt::hash(PASSWORD, 10).unwrap()))];
         f.app.service().import_users(&rows, auth_core::store::ImportMode::SkipExisting, &auth_core::Client::command_line(), &mut |_| {}).await.unwrap();
-        let mut timed = |name: &'static str| {
+        let timed = |name: &'static str| {
             let mut b = f.app.browser();
             async move {
                 let started = std::time::Instant::now();

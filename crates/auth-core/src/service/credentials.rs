@@ -45,11 +45,7 @@ impl AuthService {
         client: &Client,
     ) -> Result<Option<User>, ServiceError> {
         let username_key = username_throttle_key(raw_username);
-        let mut keys = self
-            .0
-            .settings
-            .throttle
-            .keys(&username_key, client.address);
+        let mut keys = self.0.settings.throttle.keys(&username_key, client.address);
         if client.knows_device(&username_key) {
             // A device this user has logged in from is not held back by the per-account rule,
             // so a stranger's guesses cannot lock the user out of their own devices; its

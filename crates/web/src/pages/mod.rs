@@ -46,12 +46,7 @@ pub(crate) fn render(
     }
     match state.templates.render(template, values) {
         // Every page carries a CSRF token, and the forms echo what was typed: never cached.
-        Ok(html) => (
-            status,
-            [(header::CACHE_CONTROL, "no-store")],
-            Html(html),
-        )
-            .into_response(),
+        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
         Err(error) => AppError::internal("template rendering failed", &error).into_response(),
     }
 }
