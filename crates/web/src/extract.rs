@@ -177,7 +177,7 @@ impl Page {
         values: impl Serialize,
     ) -> Response {
         let extra = serde_json::to_value(values).unwrap_or_default();
-        crate::pages::render(&self.0, status, template, extra)
+        crate::pages::render_page(&self.0, status, template, extra)
     }
 }
 

@@ -11,9 +11,25 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
+/// Renders one of Wristband's own pages: [`render_page`] marked `Cache-Control: no-store`, since
+/// each carries a CSRF token and its forms echo what was typed.
+pub(crate) fn render(
+    context: &RequestContext,
+    status: StatusCode,
+    template: &str,
+    extra: serde_json::Value,
+) -> Response {
+    let mut response = render_page(context, status, template, extra);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
 /// Renders `template` with what every page shares (the user, flashes, the CSRF token, the
 /// URLs, extra stylesheets) plus `extra` (a JSON object).
-pub(crate) fn render(
+pub(crate) fn render_page(
     context: &RequestContext,
     status: StatusCode,
     template: &str,
@@ -45,8 +61,7 @@ pub(crate) fn render(
         values.extend(extra);
     }
     match state.templates.render(template, values) {
-        // Every page carries a CSRF token, and the forms echo what was typed: never cached.
-        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Ok(html) => (status, Html(html)).into_response(),
         Err(error) => AppError::internal("template rendering failed", &error).into_response(),
     }
 }
