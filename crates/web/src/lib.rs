@@ -43,6 +43,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod body;
 pub mod config;
 mod cors;
 mod error;

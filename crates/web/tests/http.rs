@@ -585,6 +585,68 @@ on_every_backend! {
         assert!(read.is_ok(), "the server kept a slow client's connection open");
     }
 
+    async fn a_stalled_body_gets_408_and_the_connection_closes(backend: Backend) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let f = spawn(backend, |s| s.server.body_timeout = web::config::ConfigDuration(Duration::from_secs(1))).await;
+        let address = f.app.base.trim_start_matches("http://").to_owned();
+        for (path, content_type) in [("/login", "application/x-www-form-urlencoded"), ("/api/v1/login", "application/json")] {
+            let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+            let head = format!("POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: {content_type}\r\nContent-Length: 100\r\n\r\nu");
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let started = std::time::Instant::now();
+            let mut buffer = Vec::new();
+            let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer)).await;
+            assert!(read.is_ok(), "{path}: the connection stayed open");
+            let text = String::from_utf8_lossy(&buffer);
+            assert!(text.starts_with("HTTP/1.1 408"), "{path}: {text}");
+            assert!(started.elapsed() < Duration::from_secs(3), "{path}: answered after {:?}", started.elapsed());
+        }
+        // A byte now and then does not keep a body alive past the deadline either.
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!("POST /login HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let trickle = tokio::spawn(async move {
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if stream.write_all(b"a").await.is_err() {
+                    break;
+                }
+            }
+            let mut buffer = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer)).await;
+            String::from_utf8_lossy(&buffer).into_owned()
+        });
+        let text = trickle.await.unwrap();
+        assert!(text.starts_with("HTTP/1.1 408"), "trickled body: {text}");
+        assert_eq!(f.app.browser().get("/healthz").await.status, StatusCode::OK);
+    }
+
+    async fn connections_past_the_cap_wait_in_the_backlog(backend: Backend) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let f = spawn(backend, |s| {
+            s.server.max_connections = 2;
+            s.server.header_timeout = web::config::ConfigDuration(Duration::from_secs(30));
+        })
+        .await;
+        let address = f.app.base.trim_start_matches("http://").to_owned();
+        // Two idle connections take both places.
+        let first = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let second = tokio::net::TcpStream::connect(&address).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // A third connects (the kernel's backlog) but is not served…
+        let mut third = tokio::net::TcpStream::connect(&address).await.unwrap();
+        third.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+        let mut buffer = Vec::new();
+        let waited = tokio::time::timeout(Duration::from_millis(800), third.read_to_end(&mut buffer)).await;
+        assert!(waited.is_err(), "served past the cap: {}", String::from_utf8_lossy(&buffer));
+        // …until a place frees up.
+        drop(first);
+        let served = tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut buffer)).await;
+        assert!(served.is_ok(), "never served");
+        assert!(String::from_utf8_lossy(&buffer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buffer));
+        drop(second);
+    }
+
     async fn a_login_storm_past_the_queue_gets_503_with_retry_after(backend: Backend) {
         let f = spawn(backend, |s| {
             s.password.workers = Some(1);
