@@ -85,22 +85,63 @@ fn a_malformed_duration_from_the_environment_exits_2_naming_the_variable() {
 fn values_the_server_cannot_honour_exit_2_naming_the_key() {
     let dir = Project::new();
     for (variable, value, key) in [
-        ("WRISTBAND_SESSION__IDLE_TIMEOUT", "100000000d", "session.idle_timeout"),
-        ("WRISTBAND_LOGIN__FAILURE_WINDOW", "90000000d", "login.failure_window"),
-        ("WRISTBAND_SESSION__REMEMBER_FOR", "401d", "session.remember_for"),
-        ("WRISTBAND_SERVER__BODY_TIMEOUT", "0s", "server.body_timeout"),
+        (
+            "WRISTBAND_SESSION__IDLE_TIMEOUT",
+            "100000000d",
+            "session.idle_timeout",
+        ),
+        (
+            "WRISTBAND_LOGIN__FAILURE_WINDOW",
+            "90000000d",
+            "login.failure_window",
+        ),
+        (
+            "WRISTBAND_SESSION__REMEMBER_FOR",
+            "401d",
+            "session.remember_for",
+        ),
+        (
+            "WRISTBAND_SERVER__BODY_TIMEOUT",
+            "0s",
+            "server.body_timeout",
+        ),
         ("WRISTBAND_SERVER__BODY_LIMIT", "1TiB", "server.body_limit"),
-        ("WRISTBAND_SERVER__MAX_CONNECTIONS", "0", "server.max_connections"),
+        (
+            "WRISTBAND_SERVER__MAX_CONNECTIONS",
+            "0",
+            "server.max_connections",
+        ),
         ("WRISTBAND_PASSWORD__QUEUE", "0", "password.queue"),
         ("WRISTBAND_PASSWORD__WORKERS", "100000", "password.workers"),
-        ("WRISTBAND_PASSWORD__ARGON2__MEMORY_KIB", "99999999", "password.argon2.memory_kib"),
-        ("WRISTBAND_PASSWORD__MAX_LENGTH", "1000000", "password.max_length"),
-        ("WRISTBAND_PASSWORD__IMPORT_MAX_COST__BCRYPT_COST", "40", "password.import_max_cost.bcrypt_cost"),
+        (
+            "WRISTBAND_PASSWORD__ARGON2__MEMORY_KIB",
+            "99999999",
+            "password.argon2.memory_kib",
+        ),
+        (
+            "WRISTBAND_PASSWORD__MAX_LENGTH",
+            "1000000",
+            "password.max_length",
+        ),
+        (
+            "WRISTBAND_PASSWORD__IMPORT_MAX_COST__BCRYPT_COST",
+            "40",
+            "password.import_max_cost.bcrypt_cost",
+        ),
     ] {
         let output = dir.run(&["migrate"], &[(variable, value)], None);
-        assert_eq!(output.status.code(), Some(2), "{variable}={value}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{variable}={value}: {}",
+            stderr(&output)
+        );
         assert_one_line(&output);
-        assert!(stderr(&output).contains(key), "{variable}={value}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(key),
+            "{variable}={value}: {}",
+            stderr(&output)
+        );
     }
 }
 

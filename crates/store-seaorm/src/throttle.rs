@@ -53,7 +53,10 @@ fn count_from(model: &login_failure::Model) -> Result<FailureCount, StoreError> 
 /// absurd windows) counts as ended, rather than failing every later login.
 fn window_end(ms: i64) -> OffsetDateTime {
     from_ms(ms).unwrap_or_else(|_| {
-        tracing::warn!(window_ends_at = ms, "a login-failure counter with an impossible window end is ignored");
+        tracing::warn!(
+            window_ends_at = ms,
+            "a login-failure counter with an impossible window end is ignored"
+        );
         OffsetDateTime::UNIX_EPOCH
     })
 }

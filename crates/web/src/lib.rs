@@ -49,6 +49,9 @@ mod cors;
 mod error;
 mod error_pages;
 mod extract;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod handle;
 mod health;

@@ -52,7 +52,8 @@ pub use client::{Client, MAX_USER_AGENT_CHARS};
 pub use error::{ServiceError, error_chain};
 pub use registration::{FieldErrors, Registration, TAKEN};
 pub use sessions::{
-    ActiveSession, INVALID_CREDENTIALS, LoadedSession, LoginOutcome, SessionError, SessionView,
+    ActiveSession, CookieCredential, INVALID_CREDENTIALS, LoadedSession, LoginOutcome,
+    SessionError, SessionView, decode_cookie_credential,
 };
 
 use crate::guard::{Access, FreshLogin, RouteGuard};
