@@ -112,6 +112,10 @@ pub fn run(plan: &FuzzPlan) -> Result {
         let out = target_dir.join("out").join(target);
         // A fresh run each time, seeded from the committed seeds.
         let _ = std::fs::remove_dir_all(&out);
+        if let Some(parent) = out.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Failure::Error(format!("cannot create {}: {e}", parent.display())))?;
+        }
         let mut fuzz = Command::new(cargo_program());
         fuzz.args(["afl", "fuzz", "-i"])
             .arg(root.join("fuzz").join("seeds").join(target))
@@ -122,8 +126,7 @@ pub fn run(plan: &FuzzPlan) -> Result {
             .arg(target_dir.join("release").join(target))
             .env("AFL_NO_UI", "1")
             .env("AFL_SKIP_CPUFREQ", "1")
-            .env("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1")
-            .stdout(std::process::Stdio::null());
+            .env("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1");
         println!("==> fuzz {target}: {} s", plan.seconds);
         let status = process::run(&mut fuzz)?;
         if !status.success() {
