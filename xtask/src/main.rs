@@ -4,6 +4,7 @@
 //!   unless `WRISTBAND_TEST_POSTGRES_URL` names one;
 //! - `ci`: what `.ci/run` runs: formatting, clippy and rustdoc with warnings denied, then `test`;
 //! - `pg`: a development PostgreSQL in `target/dev-postgres`, running until Ctrl-C;
+//! - `fuzz`: the coverage-guided fuzz targets of `fuzz/` under AFL++, with their figures;
 //! - `bench`: builds the release server and the `bench` crate, then runs `wristband-bench`
 //!   (the load generator and the run live there; see that crate).
 //!
@@ -14,6 +15,7 @@
 
 mod cargo;
 mod error;
+mod fuzz;
 mod interrupt;
 mod postgres;
 mod process;
@@ -46,6 +48,11 @@ Tasks:
                   a few minutes. Tables on stdout, JSON in target/bench/results.json. ARGS go
                   to `wristband-bench` (e.g. `-- --duration 10s --stores sqlite`; `-- --help`
                   lists them).
+  fuzz [--time S] [TARGET…]
+                  Run the fuzz targets of fuzz/ (session_cookie, foreign_hash, import_file,
+                  config_values) under AFL++ for S seconds each (default 600), installing
+                  cargo-afl when missing; prints executions, corpus, crashes and hangs per
+                  target. Fails when a target crashed (inputs in target/fuzz/out/TARGET).
   help            Print this text.
 
 Environment:
@@ -66,6 +73,8 @@ enum Task {
     Pg,
     /// `bench`, with the arguments for `wristband-bench`.
     Bench(Vec<OsString>),
+    /// `fuzz`, with its plan.
+    Fuzz(fuzz::FuzzPlan),
     /// `help`, `-h`, `--help`.
     Help,
 }
@@ -91,6 +100,13 @@ fn parse(args: Vec<OsString>) -> Result<Task, String> {
     match task.to_str() {
         Some("test") => Ok(Task::Test(passed_on(rest))),
         Some("bench") => Ok(Task::Bench(passed_on(rest))),
+        Some("fuzz") => {
+            let words: Vec<String> = passed_on(rest)
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            fuzz::parse(&words).map(Task::Fuzz)
+        }
         Some("ci") => no_more(Task::Ci),
         Some("pg") => no_more(Task::Pg),
         Some("help" | "-h" | "--help") => Ok(Task::Help),
@@ -115,6 +131,7 @@ fn main() -> ExitCode {
         Task::Ci => interrupt::install_exit_handler().and_then(|()| tasks::ci()),
         Task::Pg => tasks::pg(),
         Task::Bench(extra) => interrupt::install_exit_handler().and_then(|()| tasks::bench(&extra)),
+        Task::Fuzz(plan) => fuzz::run(&plan),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

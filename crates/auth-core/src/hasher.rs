@@ -178,6 +178,10 @@ enum Job {
         stored: PasswordHashString,
         reply: oneshot::Sender<Result<Verification, HashError>>,
     },
+    Wrap {
+        stored: PasswordHashString,
+        reply: oneshot::Sender<Result<PasswordHashString, HashError>>,
+    },
 }
 
 /// Argon2id on a bounded pool of worker threads. Cheap to clone; clones share the pool.
@@ -224,9 +228,26 @@ impl Argon2Hasher {
         })
     }
 
+    /// The hash unknown users are checked against: Argon2id at the current parameters.
+    pub(crate) fn dummy_hash(&self) -> &PasswordHashString {
+        &self.dummy
+    }
+
     /// Counters of work done, for tests and metrics.
     pub fn stats(&self) -> &HasherStats {
         &self.stats
+    }
+
+    /// `stored` wrapped in Argon2id at the current parameters when it is a foreign hash (see
+    /// [`foreign_hash`]); an Argon2 or already wrapped hash comes back as it is. No password is
+    /// needed: the wrapper is Argon2id over the foreign hash's output.
+    pub async fn wrap(&self, stored: &PasswordHashString) -> Result<PasswordHashString, HashError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Wrap {
+            stored: stored.clone(),
+            reply,
+        })?;
+        answer.await.map_err(|_| HashError::Stopped)?
     }
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
@@ -316,6 +337,9 @@ fn worker_loop(receiver: &Mutex<Receiver<Job>>, params: &Params, stats: &HasherS
                 let result = verify_stored(&password, &stored, params, &mut memory);
                 let _ = reply.send(result);
             }
+            Job::Wrap { stored, reply } => {
+                let _ = reply.send(wrap_stored(&stored, params, &mut memory));
+            }
         }
     }
 }
@@ -375,6 +399,45 @@ fn verify_stored(
                 Verification::Mismatch
             })
         }
+        Parsed::Wrapped { foreign, outer } => {
+            // The foreign derivation first, then Argon2 over its output; as for a bare foreign
+            // hash, the password as typed first, then its NFKC form.
+            let raw = password.expose();
+            let mut candidates = vec![raw];
+            if normalised.expose() != raw {
+                candidates.push(normalised.expose());
+            }
+            for candidate in candidates {
+                let output = foreign.derive(candidate.as_bytes())?;
+                if let Verification::Match { .. } = verify_phc(&output, &outer, current, memory)? {
+                    return Ok(Verification::Match { needs_rehash: true });
+                }
+            }
+            Ok(Verification::Mismatch)
+        }
+    }
+}
+
+/// A foreign hash wrapped in Argon2id at the current parameters: `wrapped:<stub>|<phc>`, the
+/// stub being the foreign hash without its output, the PHC Argon2id over that output. Already
+/// wrapped and Argon2 hashes are returned as they are.
+fn wrap_stored(
+    stored: &PasswordHashString,
+    params: &Params,
+    memory: &mut [Block],
+) -> Result<PasswordHashString, HashError> {
+    let text = stored.expose();
+    match foreign_hash::parse(text).map_err(|_| HashError::UnsupportedHash)? {
+        Parsed::Foreign(foreign) => {
+            let outer = hash_new(foreign.expected(), params, memory)?;
+            Ok(PasswordHashString::new(format!(
+                "{}{}|{}",
+                foreign_hash::WRAPPED_PREFIX,
+                foreign.stub(text),
+                outer.expose()
+            )))
+        }
+        Parsed::Argon2(_) | Parsed::Wrapped { .. } => Ok(stored.clone()),
     }
 }
 
@@ -385,6 +448,18 @@ pub(crate) struct Phc {
     params: Params,
     salt: Salt,
     expected: Output,
+}
+
+impl Phc {
+    /// Memory, KiB.
+    pub(crate) fn memory_kib(&self) -> u32 {
+        self.params.m_cost()
+    }
+
+    /// Passes.
+    pub(crate) fn iterations(&self) -> u32 {
+        self.params.t_cost()
+    }
 }
 
 /// Parses an Argon2 PHC string (any variant and parameters) and checks its cost, without hashing.

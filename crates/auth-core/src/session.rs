@@ -144,18 +144,25 @@ impl Default for SessionTimeouts {
 /// for requests closer together than this.
 const MAX_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 
+/// `at` plus `duration`, saturating at the last representable date: a time read from a
+/// cookie or a store can never make the arithmetic panic.
+pub(crate) fn later(at: OffsetDateTime, duration: Duration) -> OffsetDateTime {
+    let duration = time::Duration::try_from(duration).unwrap_or(time::Duration::MAX);
+    at.saturating_add(duration)
+}
+
 impl SessionTimeouts {
     /// The deadlines of a session created at `now`.
     pub fn deadlines(&self, now: OffsetDateTime, remember: bool) -> SessionDeadlines {
         if remember {
             SessionDeadlines {
-                expires_at: now + self.remember_for,
+                expires_at: later(now, self.remember_for),
                 idle_expires_at: None,
             }
         } else {
             SessionDeadlines {
-                expires_at: now + self.absolute,
-                idle_expires_at: Some(now + self.idle),
+                expires_at: later(now, self.absolute),
+                idle_expires_at: Some(later(now, self.idle)),
             }
         }
     }
@@ -173,7 +180,7 @@ impl SessionTimeouts {
         }
         Some(SessionTouch {
             last_seen_at: now,
-            idle_expires_at: session.idle_expires_at.map(|_| now + self.idle),
+            idle_expires_at: session.idle_expires_at.map(|_| later(now, self.idle)),
         })
     }
 }

@@ -133,6 +133,27 @@ pub trait UserStore: Send + Sync {
     /// Every user, in registration order.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
 
+    /// How many users there are.
+    async fn count_users(&self) -> Result<u64, StoreError>;
+
+    /// Up to `limit` users with their hashes, in id order, starting after `after` (from the
+    /// first user when `None`): a batch of a walk over every stored hash.
+    async fn list_credentials(
+        &self,
+        after: Option<UserId>,
+        limit: u64,
+    ) -> Result<Vec<UserCredentials>, StoreError>;
+
+    /// Replaces the user's hash with `new` only if it is still `expected` (compare and set),
+    /// so a concurrent change (a login's upgrade, a password change) is never overwritten;
+    /// `true` if it was replaced.
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        expected: &PasswordHashString,
+        new: &PasswordHashString,
+    ) -> Result<bool, StoreError>;
+
     /// Creates many users with existing password hashes (an import from another application),
     /// all in one transaction, created at `now`, each with a fresh auth stamp.
     ///
@@ -254,8 +275,29 @@ pub trait SessionStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, StoreError>;
 
-    /// Deletes every session expired at `now`; returns how many.
+    /// Deletes every session expired at `now`, and every revocation whose cookie would have
+    /// expired by then; returns how many rows went.
     async fn purge_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Records that the cookie-store session `session_id` of `user_id` logged out, until
+    /// `until` (when its cookie would have expired): a replayed copy is then anonymous.
+    /// Recording one twice keeps the later `until`.
+    async fn revoke_session(
+        &self,
+        user_id: UserId,
+        session_id: &SessionId,
+        until: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// The user `user_id` with whether their cookie-store session `session_id` is revoked at
+    /// `now`, in **one read** (the lookup the cookie store makes on every request anyway);
+    /// `None` when there is no such user.
+    async fn find_session_user(
+        &self,
+        user_id: UserId,
+        session_id: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<(User, bool)>, StoreError>;
 }
 
 /// A complete backend: users, sessions, and a health check.

@@ -44,6 +44,9 @@ macro_rules! store_conformance_tests {
             change_password_replaces_hash_stamp_and_sessions_together,
             change_password_without_a_renewed_session_ends_every_session,
             change_password_of_an_unknown_user_writes_nothing,
+            credentials_are_walked_in_id_order_in_batches,
+            a_hash_is_replaced_only_if_it_did_not_change,
+            a_revoked_session_is_seen_on_the_user_lookup_until_it_expires,
             ping_answers,
             failures_are_counted_within_the_window,
             a_failure_after_the_window_starts_a_new_one,
@@ -672,6 +675,97 @@ pub async fn change_password_of_an_unknown_user_writes_nothing<S: AuthStore>(sto
         store.load_session(&token.digest(), now).await,
         Ok(None)
     ));
+}
+
+/// `list_credentials` walks every user once, in id order, batch after batch; `count_users`
+/// counts them.
+pub async fn credentials_are_walked_in_id_order_in_batches<S: AuthStore>(store: &S) {
+    let mut ids = Vec::new();
+    for raw in ["walk1", "walk2", "walk3", "walk4", "walk5"] {
+        ids.push(user(store, raw).await);
+    }
+    assert!(matches!(store.count_users().await, Ok(5)));
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let batch = store
+            .list_credentials(after, 2)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(batch.len() <= 2);
+        let Some(last) = batch.last() else { break };
+        after = Some(last.user.id);
+        seen.extend(batch.iter().map(|c| c.user.id));
+        assert!(batch.iter().all(|c| c.password_hash == hash("aGFzaA")));
+    }
+    assert_eq!(seen, ids);
+}
+
+/// A compare-and-set replacement happens only while the hash is still the expected one.
+pub async fn a_hash_is_replaced_only_if_it_did_not_change<S: AuthStore>(store: &S) {
+    let id = user(store, "cas").await;
+    let replaced = store
+        .replace_password_hash(id, &hash("aGFzaA"), &hash("bmV3"))
+        .await;
+    assert!(matches!(replaced, Ok(true)), "{replaced:?}");
+    let stale = store
+        .replace_password_hash(id, &hash("aGFzaA"), &hash("b2xk"))
+        .await;
+    assert!(matches!(stale, Ok(false)), "{stale:?}");
+    let stored = store
+        .find_credentials(&name("cas"))
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.password_hash);
+    assert_eq!(stored, Some(hash("bmV3")));
+}
+
+/// A cookie-store logout: the user lookup reports the session revoked until its cookie would
+/// have expired, other sessions and users are unaffected, and the purge removes it after.
+pub async fn a_revoked_session_is_seen_on_the_user_lookup_until_it_expires<S: AuthStore>(
+    store: &S,
+) {
+    let yan = user(store, "yan").await;
+    let zoe = user(store, "zoe").await;
+    let now = now_ms();
+    let (gone, kept) = (SessionId::generate(), SessionId::generate());
+    let lookup = |id: UserId, session: SessionId, at: OffsetDateTime| async move {
+        store
+            .find_session_user(id, &session, at)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(|(user, revoked)| (user.id, revoked))
+    };
+    assert_eq!(lookup(yan, gone.clone(), now).await, Some((yan, false)));
+    store
+        .revoke_session(yan, &gone, now + hours(1))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lookup(yan, gone.clone(), now).await, Some((yan, true)));
+    assert_eq!(lookup(yan, kept.clone(), now).await, Some((yan, false)));
+    assert_eq!(
+        lookup(zoe, gone.clone(), now).await,
+        Some((zoe, false)),
+        "another user's id"
+    );
+    assert_eq!(
+        lookup(yan, gone.clone(), now + hours(2)).await,
+        Some((yan, false)),
+        "expired"
+    );
+    assert_eq!(lookup(UserId(987_654_321), gone.clone(), now).await, None);
+    // Revoking again is no error.
+    store
+        .revoke_session(yan, &gone, now + hours(1))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let purged = store
+        .purge_expired_sessions(now + hours(2))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(purged, 1);
+    assert_eq!(lookup(yan, gone, now).await, Some((yan, false)), "purged");
 }
 
 // ---- Login throttling: failure counters (`FailureCounterStore`). ----

@@ -10,6 +10,7 @@
 //! | [`ThrottleScope::UserAndAddress`] | one username from one client address | `login.max_failures` | `login.failure_window` |
 //! | [`ThrottleScope::Account`] | one username from every address | `login.max_failures_per_account` | one hour |
 //! | [`ThrottleScope::Address`] | one client address over every username | `login.max_failures_per_address` | `login.failure_window` |
+//! | [`ThrottleScope::Registration`] | registrations from one client address | `register.max_per_address` | one hour |
 //!
 //! Once a counter has reached its limit, every further attempt it covers is refused (HTTP 429,
 //! `Retry-After`) until its window ends, even with the right password. Refused attempts are not
@@ -45,6 +46,8 @@ use unicode_normalization::UnicodeNormalization;
 
 /// The window of the per-account rule: fixed by the contract at one hour.
 pub const ACCOUNT_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// The window of the registration rule: fixed by the contract at one hour.
+pub const REGISTRATION_WINDOW: Duration = Duration::from_secs(60 * 60);
 
 /// Longest unparsable username kept for throttling, in code points: enough to tell attempts
 /// apart, short enough that a huge form field costs nothing.
@@ -59,6 +62,8 @@ pub enum ThrottleScope {
     Account,
     /// One client address over every username (`login.max_failures_per_address`).
     Address,
+    /// Registrations from one client address (`register.max_per_address`).
+    Registration,
 }
 
 impl ThrottleScope {
@@ -68,6 +73,7 @@ impl ThrottleScope {
             Self::UserAndAddress => "ua",
             Self::Account => "u",
             Self::Address => "a",
+            Self::Registration => "r",
         }
     }
 }
@@ -106,6 +112,11 @@ impl ThrottleKey {
     /// The counter for `address` over every username.
     pub fn address(address: IpAddr) -> Self {
         Self::build(ThrottleScope::Address, &address_text(Some(address)))
+    }
+
+    /// The counter of registrations from `address`.
+    pub fn registrations(address: IpAddr) -> Self {
+        Self::build(ThrottleScope::Registration, &address_text(Some(address)))
     }
 
     fn build(scope: ThrottleScope, subject: &str) -> Self {
@@ -253,6 +264,9 @@ pub struct LoginThrottle {
     pub max_failures_per_account: u32,
     /// Failures allowed per client address over all usernames within `failure_window`.
     pub max_failures_per_address: u32,
+    /// Registrations allowed per client address within [`REGISTRATION_WINDOW`]; the same
+    /// counters and decision serve it.
+    pub max_registrations_per_address: u32,
 }
 
 impl Default for LoginThrottle {
@@ -263,6 +277,7 @@ impl Default for LoginThrottle {
             failure_window: Duration::from_secs(15 * 60),
             max_failures_per_account: 100,
             max_failures_per_address: 50,
+            max_registrations_per_address: 20,
         }
     }
 }
@@ -291,6 +306,7 @@ impl LoginThrottle {
             ThrottleScope::UserAndAddress => self.max_failures,
             ThrottleScope::Account => self.max_failures_per_account,
             ThrottleScope::Address => self.max_failures_per_address,
+            ThrottleScope::Registration => self.max_registrations_per_address,
         }
     }
 
@@ -299,6 +315,7 @@ impl LoginThrottle {
     pub fn window(&self, scope: ThrottleScope) -> Duration {
         match scope {
             ThrottleScope::Account => ACCOUNT_WINDOW,
+            ThrottleScope::Registration => REGISTRATION_WINDOW,
             ThrottleScope::UserAndAddress | ThrottleScope::Address => self.failure_window,
         }
     }
@@ -353,6 +370,7 @@ mod tests {
             failure_window: Duration::from_secs(900),
             max_failures_per_account: 100,
             max_failures_per_address: 50,
+            max_registrations_per_address: 20,
         }
     }
 

@@ -144,3 +144,45 @@ async fn a_rehashed_foreign_password_is_argon2id_and_verifies() {
         }
     );
 }
+
+/// Every vector wrapped in Argon2id (as an import stores it) verifies with its password and no
+/// other, asks for a rehash, and no longer holds the foreign hash's output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrapped_vectors_verify_and_hide_the_foreign_output() {
+    use auth_core::foreign_hash::HashFormat;
+    let hasher = hasher();
+    for v in vectors() {
+        let stored = PasswordHashString::new(v.hash.clone());
+        let wrapped = hasher.wrap(&stored).await.unwrap();
+        let text = wrapped.expose();
+        assert!(text.starts_with("wrapped:"), "{}: {text}", v.format);
+        assert_eq!(identify(text), Ok(HashFormat::Wrapped), "{}", v.format);
+        let output = if v.format == "bcrypt" {
+            &v.hash[29..]
+        } else {
+            v.hash.rsplit_once('$').unwrap().1
+        };
+        assert!(
+            !text.contains(output),
+            "{}: the foreign output is still there",
+            v.format
+        );
+        let password = SecretString::new(v.password.clone());
+        assert_eq!(
+            hasher.verify(&password, &wrapped).await.unwrap(),
+            Verification::Match { needs_rehash: true },
+            "{}",
+            v.format
+        );
+        // Changed at the start: bcrypt ignores what follows the 72nd byte.
+        let wrong = SecretString::new(format!("x{}", v.password));
+        assert_eq!(
+            hasher.verify(&wrong, &wrapped).await.unwrap(),
+            Verification::Mismatch,
+            "{}",
+            v.format
+        );
+        // Wrapping is idempotent.
+        assert_eq!(hasher.wrap(&wrapped).await.unwrap(), wrapped);
+    }
+}

@@ -596,6 +596,8 @@ fn wristband_command(
         ("WRISTBAND_LOGIN__MAX_FAILURES", GENEROUS_LIMIT),
         ("WRISTBAND_LOGIN__MAX_FAILURES_PER_ACCOUNT", GENEROUS_LIMIT),
         ("WRISTBAND_LOGIN__MAX_FAILURES_PER_ADDRESS", GENEROUS_LIMIT),
+        // Every benchmark user registers from the one load-generator address.
+        ("WRISTBAND_REGISTER__MAX_PER_ADDRESS", "0"),
     ]);
     command
 }

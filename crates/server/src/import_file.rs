@@ -19,7 +19,7 @@
 //! reason ever contains a password hash, nor a username that failed to parse (a column mix-up
 //! would put a hash there).
 
-use auth_core::foreign_hash::identify;
+use auth_core::foreign_hash::{ImportCostLimits, identify};
 use auth_core::{PasswordHashString, Username};
 use std::collections::HashMap;
 use std::fmt;
@@ -142,6 +142,7 @@ pub enum ImportFileError {
 /// `progress` is told how many bytes have been checked so far, now and then.
 pub fn read_file(
     path: &Path,
+    limits: &ImportCostLimits,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Format, Parsed), ImportFileError> {
     // Read whole: the rows are all held before anything is written anyway, and CSV line
@@ -151,28 +152,35 @@ pub fn read_file(
         source,
     })?;
     let format = Format::detect(path, &bytes[..bytes.len().min(SNIFF_BYTES)]);
-    Ok((format, read(&bytes, format, progress)?))
+    Ok((format, read(&bytes, format, limits, progress)?))
 }
 
 /// Reads and checks the content of an import file of `format`; see [`read_file`].
 pub fn read(
     bytes: &[u8],
     format: Format,
+    limits: &ImportCostLimits,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Parsed, ImportFileError> {
     let mut parsed = match format {
-        Format::Csv => read_csv(bytes, progress)?,
-        Format::JsonLines => read_json_lines(bytes, progress),
+        Format::Csv => read_csv(bytes, limits, progress)?,
+        Format::JsonLines => read_json_lines(bytes, limits, progress),
     };
     reject_repeated_names(&mut parsed);
     Ok(parsed)
 }
 
 /// The checks of one row, once its two fields are found; `Err` is the reason to reject it.
-fn check_row(username: &str, hash: &str) -> Result<(Username, PasswordHashString), String> {
+/// A hash above `password.import_max_cost` is refused like a malformed one.
+fn check_row(
+    username: &str,
+    hash: &str,
+    limits: &ImportCostLimits,
+) -> Result<(Username, PasswordHashString), String> {
     let username = Username::parse(username).map_err(|e| format!("invalid username: {e}"));
     let hash = identify(hash.trim())
-        .map(|_| PasswordHashString::new(hash.trim()))
+        .and_then(|format| limits.admit(&format))
+        .map(|()| PasswordHashString::new(hash.trim()))
         .map_err(|e| format!("invalid password hash: {e}"));
     match (username, hash) {
         (Ok(username), Ok(hash)) => Ok((username, hash)),
@@ -185,8 +193,9 @@ fn push_row<U: AsRef<str>, H: AsRef<str>>(
     parsed: &mut Parsed,
     line: u64,
     fields: Result<(U, H), String>,
+    limits: &ImportCostLimits,
 ) {
-    match fields.and_then(|(username, hash)| check_row(username.as_ref(), hash.as_ref())) {
+    match fields.and_then(|(username, hash)| check_row(username.as_ref(), hash.as_ref(), limits)) {
         Ok((username, password_hash)) => parsed.rows.push(Row {
             line,
             username,
@@ -196,7 +205,11 @@ fn push_row<U: AsRef<str>, H: AsRef<str>>(
     }
 }
 
-fn read_csv(bytes: &[u8], progress: &mut dyn FnMut(u64)) -> Result<Parsed, ImportFileError> {
+fn read_csv(
+    bytes: &[u8],
+    limits: &ImportCostLimits,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Parsed, ImportFileError> {
     // Reading from memory cannot fail with I/O; byte records with `flexible` fail only so.
     let csv_error = |e: csv::Error| ImportFileError::Csv(e.to_string());
     let mut reader = csv::ReaderBuilder::new()
@@ -248,7 +261,7 @@ fn read_csv(bytes: &[u8], progress: &mut dyn FnMut(u64)) -> Result<Parsed, Impor
             field(username_at, USERNAME_FIELD)
                 .and_then(|username| Ok((username, field(hash_at, HASH_FIELD)?)))
         };
-        push_row(&mut parsed, line, fields);
+        push_row(&mut parsed, line, fields, limits);
     }
     Ok(parsed)
 }
@@ -272,7 +285,11 @@ fn start_of_record(bytes: &[u8], position: &csv::Position) -> (u64, u64) {
     (line, byte)
 }
 
-fn read_json_lines(bytes: &[u8], progress: &mut dyn FnMut(u64)) -> Parsed {
+fn read_json_lines(
+    bytes: &[u8],
+    limits: &ImportCostLimits,
+    progress: &mut dyn FnMut(u64),
+) -> Parsed {
     let mut parsed = Parsed::default();
     let mut offset = 0u64;
     for (index, raw) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
@@ -301,7 +318,7 @@ fn read_json_lines(bytes: &[u8], progress: &mut dyn FnMut(u64)) -> Parsed {
             }
             Ok(_) => Err("not a JSON object".to_owned()),
         };
-        push_row(&mut parsed, line, fields);
+        push_row(&mut parsed, line, fields, limits);
     }
     parsed
 }
@@ -362,7 +379,13 @@ mod tests {
     const ARGON2: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
 
     fn parse(text: &str, format: Format) -> Parsed {
-        read(text.as_bytes(), format, &mut |_| {}).unwrap()
+        read(
+            text.as_bytes(),
+            format,
+            &ImportCostLimits::default(),
+            &mut |_| {},
+        )
+        .unwrap()
     }
 
     fn rejected(parsed: &Parsed) -> Vec<String> {
@@ -430,16 +453,32 @@ mod tests {
     #[test]
     fn csv_header_must_name_both_columns_and_is_never_echoed() {
         let no_header = format!("alice,{PBKDF2}\n");
-        let error = read(no_header.as_bytes(), Format::Csv, &mut |_| {}).unwrap_err();
+        let error = read(
+            no_header.as_bytes(),
+            Format::Csv,
+            &ImportCostLimits::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(matches!(error, ImportFileError::MissingColumn("username")));
         assert!(!error.to_string().contains("pbkdf2"));
         let twice = "username,USERNAME,password_hash\n";
         assert!(matches!(
-            read(twice.as_bytes(), Format::Csv, &mut |_| {}),
+            read(
+                twice.as_bytes(),
+                Format::Csv,
+                &ImportCostLimits::default(),
+                &mut |_| {}
+            ),
             Err(ImportFileError::DuplicateColumn("username"))
         ));
         assert!(matches!(
-            read(&b""[..], Format::Csv, &mut |_| {}),
+            read(
+                &b""[..],
+                Format::Csv,
+                &ImportCostLimits::default(),
+                &mut |_| {}
+            ),
             Err(ImportFileError::NoHeader)
         ));
         let bom = format!("\u{feff}Username,Password_Hash\r\nalice,\"{ARGON2}\"\r\n");
@@ -504,10 +543,22 @@ mod tests {
     fn progress_reaches_the_end_of_the_input() {
         let text = format!("username,password_hash\nalice,{PBKDF2}\n");
         let mut last = 0;
-        read(text.as_bytes(), Format::Csv, &mut |n| last = n).unwrap();
+        read(
+            text.as_bytes(),
+            Format::Csv,
+            &ImportCostLimits::default(),
+            &mut |n| last = n,
+        )
+        .unwrap();
         assert!(last > 0 && last <= text.len() as u64);
         let jsonl = format!("{{\"username\":\"a\",\"password_hash\":\"{ARGON2}\"}}\n");
-        read(jsonl.as_bytes(), Format::JsonLines, &mut |n| last = n).unwrap();
+        read(
+            jsonl.as_bytes(),
+            Format::JsonLines,
+            &ImportCostLimits::default(),
+            &mut |n| last = n,
+        )
+        .unwrap();
         assert_eq!(last, jsonl.len() as u64);
     }
 }

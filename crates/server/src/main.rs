@@ -143,7 +143,7 @@ async fn serve(config: Config, bind: Option<SocketAddr>) -> Result<(), Failure> 
         "wristband listening on http://{address}"
     );
     let app = wristband.wrap(pages::routes());
-    wristband.serve(listener, app, shutdown).await;
+    let served = wristband.serve(listener, app, shutdown).await;
     wristband.shutdown();
-    Ok(())
+    served.map_err(start_failure)
 }

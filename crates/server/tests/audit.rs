@@ -60,6 +60,15 @@ async fn every_security_event_is_logged_and_no_secret_is() {
         attacker.login(forged, "wrong password 1").await.status,
         StatusCode::UNAUTHORIZED
     );
+    // A password typed into the username field.
+    let typed_as_username = "Hunter2-my-real-passphrase";
+    assert_eq!(
+        attacker
+            .login(typed_as_username, "wrong password 1")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         a.login("auditor", "wrong password 1").await.status,
         StatusCode::UNAUTHORIZED
@@ -118,6 +127,36 @@ async fn every_security_event_is_logged_and_no_secret_is() {
         }
     }
     assert_eq!(named("login.success").len(), 2);
+    // Plain JSON values: addresses and ids as plain strings, never `Some(…)` or a quoted string
+    // inside a string; unknown usernames only as a keyed hash.
+    for e in &events {
+        if let Some(client) = e.get("client") {
+            let client = client
+                .as_str()
+                .unwrap_or_else(|| panic!("client is not a string: {e}"));
+            assert!(
+                client.parse::<std::net::IpAddr>().is_ok() || client == "-",
+                "client {client:?} in {e}"
+            );
+        }
+        assert!(
+            e.get("username").is_none(),
+            "a username logged as typed: {e}"
+        );
+    }
+    let unknown: Vec<_> = named("login.failure")
+        .into_iter()
+        .filter(|e| e["reason"] == "unknown user")
+        .collect();
+    assert_eq!(unknown.len(), 2);
+    for e in &unknown {
+        let hash = e["username_hash"].as_str().unwrap();
+        assert!(
+            hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{e}"
+        );
+    }
+    assert!(!log.contains(typed_as_username) && !log.contains("my-real-passphrase"));
     // The forged username stayed inside one event, escaped.
     assert_eq!(
         events

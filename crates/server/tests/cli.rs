@@ -82,6 +82,70 @@ fn a_malformed_duration_from_the_environment_exits_2_naming_the_variable() {
 }
 
 #[test]
+fn values_the_server_cannot_honour_exit_2_naming_the_key() {
+    let dir = Project::new();
+    for (variable, value, key) in [
+        (
+            "WRISTBAND_SESSION__IDLE_TIMEOUT",
+            "100000000d",
+            "session.idle_timeout",
+        ),
+        (
+            "WRISTBAND_LOGIN__FAILURE_WINDOW",
+            "90000000d",
+            "login.failure_window",
+        ),
+        (
+            "WRISTBAND_SESSION__REMEMBER_FOR",
+            "401d",
+            "session.remember_for",
+        ),
+        (
+            "WRISTBAND_SERVER__BODY_TIMEOUT",
+            "0s",
+            "server.body_timeout",
+        ),
+        ("WRISTBAND_SERVER__BODY_LIMIT", "1TiB", "server.body_limit"),
+        (
+            "WRISTBAND_SERVER__MAX_CONNECTIONS",
+            "0",
+            "server.max_connections",
+        ),
+        ("WRISTBAND_PASSWORD__QUEUE", "0", "password.queue"),
+        ("WRISTBAND_PASSWORD__WORKERS", "100000", "password.workers"),
+        (
+            "WRISTBAND_PASSWORD__ARGON2__MEMORY_KIB",
+            "99999999",
+            "password.argon2.memory_kib",
+        ),
+        (
+            "WRISTBAND_PASSWORD__MAX_LENGTH",
+            "1000000",
+            "password.max_length",
+        ),
+        (
+            "WRISTBAND_PASSWORD__IMPORT_MAX_COST__BCRYPT_COST",
+            "40",
+            "password.import_max_cost.bcrypt_cost",
+        ),
+    ] {
+        let output = dir.run(&["migrate"], &[(variable, value)], None);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{variable}={value}: {}",
+            stderr(&output)
+        );
+        assert_one_line(&output);
+        assert!(
+            stderr(&output).contains(key),
+            "{variable}={value}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
 fn an_unknown_store_scheme_exits_2_naming_it() {
     let dir = Project::new();
     let output = dir.run(
@@ -118,6 +182,32 @@ fn gen_secret_prints_64_hex_digits_each_time_new() {
     assert_eq!(a.trim().len(), 64);
     assert!(a.trim().chars().all(|c| c.is_ascii_hexdigit()));
     assert_ne!(a, b);
+}
+
+#[test]
+fn config_redacts_credentials_anywhere_in_the_database_url() {
+    let dir = Project::new();
+    let output = dir.run(
+        &["config"],
+        &[(
+            "DATABASE_URL",
+            "postgres://u:pw@h/db?password=q&sslpassword=z&sslmode=require",
+        )],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("database.url ="))
+        .unwrap();
+    assert!(
+        line.contains("postgres://u:[redacted]@h/db?password=[redacted]&sslpassword=[redacted]&sslmode=require"),
+        "{line}"
+    );
+    for secret in [":pw@", "password=q", "sslpassword=z"] {
+        assert!(!text.contains(secret), "{secret} printed: {line}");
+    }
 }
 
 #[test]

@@ -19,8 +19,29 @@ use time::OffsetDateTime;
 const NEW_PASSWORD: &str = "a brand new passphrase for you";
 /// Real hashes `auth_core::foreign_hash::identify` accepts (the Argon2 one is of `PASSWORD`).
 const PBKDF2: &str = "pbkdf2:sha256:1000$a7f2wpZXy4OXcudY$cbbfdb672eba1a6237334671748f7e895046414ce70b4f4634524c4d88b104d4";
+/// The password of [`PBKDF2`] (from `auth-core/tests/data/foreign-hashes.json`).
+const PBKDF2_PASSWORD: &str = "pässwörd ☕ 密码 🔑";
 const BCRYPT: &str = "$2b$04$E.qmUDplH11bX8ypNRIv2Oc5.embvNEtfh80RAxydfjB3BySHLEnK";
 const ARGON2: &str = "$argon2id$v=19$m=64,t=1,p=1$fAZTzIV5BAroPjkp7yA7Sw$hiqzitjwC0NI5gKjlvRUj8Te7NWFF9ys5oyb7MjOB+g";
+
+/// `stored` is `foreign` wrapped in Argon2id: its parameters and salt kept, its output gone.
+#[track_caller]
+fn assert_wrapped(stored: &PasswordHashString, foreign: &str) {
+    let (stub, output) = if foreign.starts_with("$2") {
+        foreign.split_at(29)
+    } else {
+        foreign.rsplit_once('$').unwrap()
+    };
+    let text = stored.expose();
+    assert!(
+        text.starts_with(&format!("wrapped:{stub}|$argon2id$")),
+        "{text}"
+    );
+    assert!(
+        !text.contains(output),
+        "the foreign output is stored: {text}"
+    );
+}
 
 /// A [`Project`] with a fresh database of one store.
 struct Env(Project);
@@ -333,8 +354,8 @@ on_both_backends! {
         }
 
         let alice = credentials(&*store, "alice").await.unwrap();
-        assert_eq!(alice.password_hash.expose(), PBKDF2);
-        assert_eq!(credentials(&*store, "dave").await.unwrap().password_hash.expose(), BCRYPT);
+        assert_wrapped(&alice.password_hash, PBKDF2);
+        assert_wrapped(&credentials(&*store, "dave").await.unwrap().password_hash, BCRYPT);
         let carol_now = credentials(&*store, "carol").await.unwrap();
         assert_eq!(carol_now.password_hash, carol.password_hash, "existing user not overwritten");
         assert_eq!(carol_now.user.auth_stamp, carol.user.auth_stamp);
@@ -363,7 +384,7 @@ on_both_backends! {
         assert!(text.contains("line 3: `password_hash` is not a string\n"), "{text}");
         assert!(text.contains("line 4: not valid JSON"), "{text}");
         let store = env.store().await;
-        assert_eq!(credentials(&*store, "dave").await.unwrap().password_hash.expose(), BCRYPT);
+        assert_wrapped(&credentials(&*store, "dave").await.unwrap().password_hash, BCRYPT);
 
         // No telling extension: the first non-empty line decides.
         let sniffed = env.file("export.txt", &format!("\n{{\"username\": \"erin\", \"password_hash\": \"{ARGON2}\"}}\n"));
@@ -374,6 +395,59 @@ on_both_backends! {
         let ndjson = env.file("more.ndjson", &format!("{{\"username\": \"frank\", \"password_hash\": \"{ARGON2}\"}}"));
         assert_exit(&env.run(&["user", "import", ndjson.to_str().unwrap()], ""), 0);
         assert!(credentials(&*store, "frank").await.is_some());
+    }
+
+    async fn import_refuses_hashes_above_the_import_cost_limits(env: Env) {
+        let costly_pbkdf2 = PBKDF2.replace(":1000$", ":3000000$");
+        let costly_bcrypt = BCRYPT.replace("$2b$04$", "$2b$14$");
+        let file = env.file(
+            "costly.csv",
+            &format!("username,password_hash\nalice,{PBKDF2}\nbob,{costly_pbkdf2}\ncarol,{costly_bcrypt}\n"),
+        );
+        let output = env.run(&["user", "import", file.to_str().unwrap()], "");
+        assert_exit(&output, 1);
+        assert_eq!(stdout(&output), "imported 1, existing 0, invalid 2\n");
+        let text = stderr(&output);
+        assert!(text.contains("line 3: invalid password hash: the hash's cost is above `password.import_max_cost.pbkdf2_iterations` (2000000)"), "{text}");
+        assert!(text.contains("line 4: invalid password hash: the hash's cost is above `password.import_max_cost.bcrypt_cost` (13)"), "{text}");
+        // The limits are configuration.
+        let raised = env.0.run(
+            &["user", "import", file.to_str().unwrap()],
+            &[
+                QUICK_AND_QUIET[0],
+                QUICK_AND_QUIET[1],
+                QUICK_AND_QUIET[2],
+                ("WRISTBAND_PASSWORD__IMPORT_MAX_COST__BCRYPT_COST", "14"),
+            ],
+            None,
+        );
+        assert!(stdout(&raised).starts_with("imported 1, existing 1, invalid 1"), "{}", stdout(&raised));
+    }
+
+    async fn wrap_hashes_wraps_what_older_imports_stored_and_resumes(env: Env) {
+        // Hashes as an older import stored them: written straight into the store.
+        let store = env.store().await;
+        let rows: Vec<_> = [("alice", PBKDF2), ("bob", BCRYPT), ("carol", ARGON2)]
+            .into_iter()
+            .map(|(name, hash)| (Username::parse(name).unwrap(), PasswordHashString::new(hash)))
+            .collect();
+        store
+            .import_users(&rows, auth_core::store::ImportMode::SkipExisting, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let output = env.run(&["user", "wrap-hashes"], "");
+        assert_exit(&output, 0);
+        assert_eq!(stdout(&output), "examined 3 users: wrapped 2, changed meanwhile 0\n");
+        assert_wrapped(&credentials(&*store, "alice").await.unwrap().password_hash, PBKDF2);
+        assert_wrapped(&credentials(&*store, "bob").await.unwrap().password_hash, BCRYPT);
+        assert_eq!(credentials(&*store, "carol").await.unwrap().password_hash.expose(), ARGON2);
+        // Run again (or after an interruption): nothing left to do.
+        let again = env.run(&["user", "wrap-hashes"], "");
+        assert_eq!(stdout(&again), "examined 3 users: wrapped 0, changed meanwhile 0\n");
+        // The wrapped hash still verifies with the password the Werkzeug hash was made from.
+        let wrapped = credentials(&*store, "alice").await.unwrap().password_hash;
+        assert!(verifies(&wrapped, PBKDF2_PASSWORD).await);
+        assert!(!verifies(&wrapped, "not the password").await);
     }
 
     async fn import_strict_writes_nothing_unless_every_row_is_new_and_valid(env: Env) {

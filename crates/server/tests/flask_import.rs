@@ -162,8 +162,11 @@ async fn flask_users_log_in_with_their_old_passwords(store: Store, export: &str)
     for (name, _, prefix) in USERS {
         let stored = credentials(&*store, name).await.unwrap();
         assert!(
-            stored.password_hash.expose().starts_with(prefix),
-            "{name} imported as is"
+            stored
+                .password_hash
+                .expose()
+                .starts_with(&format!("wrapped:{prefix}")),
+            "{name}'s Flask hash is wrapped in Argon2id at import"
         );
         assert_eq!(
             stored.user.username.as_str(),
@@ -272,7 +275,8 @@ async fn the_exports_are_the_flask_databases_users() {
     assert_eq!(in_db.len(), USERS.len() + 1);
 
     for export in ["users.csv", "users.jsonl"] {
-        let (_, parsed) = import_file::read_file(&fixture(export), &mut |_| {}).unwrap();
+        let (_, parsed) =
+            import_file::read_file(&fixture(export), &Default::default(), &mut |_| {}).unwrap();
         let exported: Vec<(String, String)> = parsed
             .rows
             .iter()

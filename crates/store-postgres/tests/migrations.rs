@@ -39,3 +39,12 @@ async fn concurrent_starts_migrate_exactly_once() {
     );
     println!("4 instances started at once; {count} migration(s) applied exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_identities_are_migrated() {
+    let database = TestDatabase::create().await;
+    let db = sea_orm::Database::connect(&database.url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store_seaorm::migration::checks::existing_identities_are_migrated(&db).await;
+}

@@ -16,9 +16,12 @@ pub mod user {
         pub id: i64,
         /// The name as registered.
         pub username: String,
-        /// Identity: NFKC, lower-cased; unique.
+        /// Identity: the case-folded RFC 8265 form; unique.
         #[sea_orm(unique)]
         pub username_key: String,
+        /// UTS #39 confusable skeleton of the identity; unique. `NULL` only for a user whose
+        /// skeleton collided with an older user's when identities were migrated.
+        pub username_skeleton: Option<String>,
         /// PHC string.
         pub password_hash: String,
         /// Changes whenever all the user's sessions must end.
@@ -83,6 +86,46 @@ pub mod session {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {
         /// Each session belongs to one user.
+        #[sea_orm(
+            belongs_to = "super::user::Entity",
+            from = "Column::UserId",
+            to = "super::user::Column::Id",
+            on_delete = "Cascade"
+        )]
+        User,
+    }
+
+    impl Related<super::user::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::User.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Cookie-store sessions that logged out: their public id (the payload's nonce) until the
+/// cookie would have expired, so a replayed copy is anonymous.
+pub mod revoked_session {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `revoked_sessions`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "revoked_sessions")]
+    pub struct Model {
+        /// The session's public id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub session_id: String,
+        /// Whose session it was.
+        pub user_id: i64,
+        /// When the cookie would have expired, Unix ms; purged after.
+        pub expires_at: i64,
+    }
+
+    /// Relations of `revoked_sessions`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// Each revocation belongs to one user.
         #[sea_orm(
             belongs_to = "super::user::Entity",
             from = "Column::UserId",

@@ -1,16 +1,16 @@
 //! [`SessionStore`] on SeaORM: sessions keyed by the SHA-256 of their token.
 
-use crate::entity::{session, user};
+use crate::entity::{revoked_session, session, user};
 use crate::{SeaStore, session_from, to_ms, user_from};
 use async_trait::async_trait;
 use auth_core::session::{SessionDeadlines, SessionId};
 use auth_core::{
     NewSession, SessionRecord, SessionStore, SessionTouch, StoreError, TokenDigest, User, UserId,
 };
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
-    ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
 };
 use time::OffsetDateTime;
 
@@ -183,6 +183,87 @@ impl SessionStore for SeaStore {
             .exec(self.connection())
             .await
             .map_err(|e| self.error(e))?;
-        Ok(result.rows_affected)
+        let revocations = revoked_session::Entity::delete_many()
+            .filter(revoked_session::Column::ExpiresAt.lte(now))
+            .exec(self.connection())
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(result.rows_affected + revocations.rows_affected)
+    }
+
+    async fn revoke_session(
+        &self,
+        user_id: UserId,
+        session_id: &SessionId,
+        until: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let row = revoked_session::ActiveModel {
+            session_id: Set(session_id.as_str().to_owned()),
+            user_id: Set(user_id.0),
+            expires_at: Set(to_ms(until)),
+        };
+        revoked_session::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(revoked_session::Column::SessionId)
+                    .update_column(revoked_session::Column::ExpiresAt)
+                    .to_owned(),
+            )
+            .exec(self.connection())
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    async fn find_session_user(
+        &self,
+        user_id: UserId,
+        session_id: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<(User, bool)>, StoreError> {
+        // One read: the user, left-joined with a live revocation of this session.
+        let revoked = revoked_session::Entity;
+        let query = Query::select()
+            .columns([
+                (user::Entity, user::Column::Id),
+                (user::Entity, user::Column::Username),
+                (user::Entity, user::Column::UsernameKey),
+                (user::Entity, user::Column::PasswordHash),
+                (user::Entity, user::Column::AuthStamp),
+                (user::Entity, user::Column::CreatedAt),
+            ])
+            .expr_as(
+                Expr::col((revoked, revoked_session::Column::SessionId)),
+                Alias::new("revoked_session_id"),
+            )
+            .from(user::Entity)
+            .join(
+                JoinType::LeftJoin,
+                revoked,
+                Condition::all()
+                    .add(
+                        Expr::col((revoked, revoked_session::Column::UserId))
+                            .equals((user::Entity, user::Column::Id)),
+                    )
+                    .add(
+                        Expr::col((revoked, revoked_session::Column::SessionId))
+                            .eq(session_id.as_str()),
+                    )
+                    .add(Expr::col((revoked, revoked_session::Column::ExpiresAt)).gt(to_ms(now))),
+            )
+            .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id.0))
+            .to_owned();
+        let Some(row) = self
+            .connection()
+            .query_one(&query)
+            .await
+            .map_err(|e| self.error(e))?
+        else {
+            return Ok(None);
+        };
+        let model = user::Model::from_query_result(&row, "").map_err(|e| self.error(e))?;
+        let revoked: Option<String> = row
+            .try_get("", "revoked_session_id")
+            .map_err(|e| self.error(e))?;
+        Ok(Some((user_from(model)?, revoked.is_some())))
     }
 }

@@ -45,7 +45,19 @@ fn count_from(model: &login_failure::Model) -> Result<FailureCount, StoreError> 
     Ok(FailureCount {
         // A count past u32::MAX cannot happen within any window; saturate rather than fail.
         count: u32::try_from(model.count.max(0)).unwrap_or(u32::MAX),
-        window_ends_at: from_ms(model.window_ends_at)?,
+        window_ends_at: window_end(model.window_ends_at),
+    })
+}
+
+/// A stored window end; one out of the range of dates (written by a release that accepted
+/// absurd windows) counts as ended, rather than failing every later login.
+fn window_end(ms: i64) -> OffsetDateTime {
+    from_ms(ms).unwrap_or_else(|_| {
+        tracing::warn!(
+            window_ends_at = ms,
+            "a login-failure counter with an impossible window end is ignored"
+        );
+        OffsetDateTime::UNIX_EPOCH
     })
 }
 
@@ -163,9 +175,15 @@ impl FailureCounterStore for SeaStore {
     }
 
     async fn purge_expired_failures(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        // Served by `idx_login_failures_window_ends_at`.
+        // Served by `idx_login_failures_window_ends_at`. A window ending more than 400 days
+        // ahead was written under absurd settings that are refused now: it goes too.
+        let far = to_ms(now).saturating_add(401 * 24 * 3600 * 1000);
         let result = Entity::delete_many()
-            .filter(Column::WindowEndsAt.lte(to_ms(now)))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(Column::WindowEndsAt.lte(to_ms(now)))
+                    .add(Column::WindowEndsAt.gt(far)),
+            )
             .exec(self.connection())
             .await
             .map_err(|e| self.error(e))?;

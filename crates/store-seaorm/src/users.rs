@@ -10,7 +10,7 @@ use auth_core::{
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -31,6 +31,7 @@ impl UserStore for SeaStore {
             id: NotSet,
             username: Set(username.as_str().to_owned()),
             username_key: Set(username.key().to_owned()),
+            username_skeleton: Set(Some(username.skeleton())),
             password_hash: Set(password_hash.expose().to_owned()),
             auth_stamp: Set(new_auth_stamp()),
             created_at: Set(to_ms(now)),
@@ -119,6 +120,57 @@ impl UserStore for SeaStore {
             .collect()
     }
 
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        user::Entity::find()
+            .count(self.connection())
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn list_credentials(
+        &self,
+        after: Option<UserId>,
+        limit: u64,
+    ) -> Result<Vec<UserCredentials>, StoreError> {
+        let mut query = user::Entity::find().order_by_asc(user::Column::Id);
+        if let Some(after) = after {
+            query = query.filter(user::Column::Id.gt(after.0));
+        }
+        query
+            .limit(limit)
+            .all(self.connection())
+            .await
+            .map_err(|e| self.error(e))?
+            .into_iter()
+            .map(|model| {
+                let password_hash = PasswordHashString::new(model.password_hash.clone());
+                Ok(UserCredentials {
+                    user: user_from(model)?,
+                    password_hash,
+                })
+            })
+            .collect()
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        expected: &PasswordHashString,
+        new: &PasswordHashString,
+    ) -> Result<bool, StoreError> {
+        let result = user::Entity::update_many()
+            .col_expr(
+                user::Column::PasswordHash,
+                Expr::value(new.expose().to_owned()),
+            )
+            .filter(user::Column::Id.eq(id.0))
+            .filter(user::Column::PasswordHash.eq(expected.expose()))
+            .exec(self.connection())
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(result.rows_affected > 0)
+    }
+
     async fn import_users(
         &self,
         users: &[(Username, PasswordHashString)],
@@ -132,6 +184,7 @@ impl UserStore for SeaStore {
             insert.into_table(user::Entity).columns([
                 user::Column::Username,
                 user::Column::UsernameKey,
+                user::Column::UsernameSkeleton,
                 user::Column::PasswordHash,
                 user::Column::AuthStamp,
                 user::Column::CreatedAt,
@@ -141,6 +194,7 @@ impl UserStore for SeaStore {
                     .values([
                         username.as_str().into(),
                         username.key().into(),
+                        username.skeleton().into(),
                         hash.expose().into(),
                         new_auth_stamp().into(),
                         to_ms(now).into(),
@@ -150,12 +204,10 @@ impl UserStore for SeaStore {
             // DO NOTHING rather than catching unique violations: on PostgreSQL a failed
             // statement aborts the whole transaction. RETURNING names exactly the rows this
             // statement inserted, so a name registered concurrently counts as existing.
+            // No conflict target: a name whose identity or confusable skeleton is taken is
+            // existing either way.
             insert
-                .on_conflict(
-                    OnConflict::column(user::Column::UsernameKey)
-                        .do_nothing()
-                        .to_owned(),
-                )
+                .on_conflict(OnConflict::new().do_nothing().to_owned())
                 .returning_col(user::Column::UsernameKey);
             let rows = txn.query_all(&insert).await.map_err(|e| self.error(e))?;
             let mut inserted: HashMap<String, usize> = HashMap::new();

@@ -182,11 +182,14 @@ impl TestApp {
         let router = wristband.wrap(wristband_server::pages::routes().merge(extra));
         let serving = wristband.clone();
         let task = tokio::spawn(async move {
-            serving
+            if let Err(error) = serving
                 .serve(listener, router, async {
                     let _ = rx.await;
                 })
-                .await;
+                .await
+            {
+                panic!("serving failed: {error}");
+            }
         });
         Self {
             base,
@@ -542,7 +545,7 @@ macro_rules! on_every_backend {
 /// The `wristband` binary cargo built beside the running test (`target/<profile>/wristband`;
 /// the test itself is in `target/<profile>/deps/`). Only the `wristband` package's own tests
 /// can count on it being built.
-fn wristband_binary() -> PathBuf {
+pub fn wristband_binary() -> PathBuf {
     let test = std::env::current_exe().expect("the test's own path");
     let profile_dir = test
         .parent()

@@ -34,6 +34,8 @@ pub(crate) enum AppError {
     UnsupportedMediaType,
     /// The body is over `server.body_limit`: 413.
     PayloadTooLarge,
+    /// The body did not arrive within `server.body_timeout`: 408, and the connection closes.
+    RequestTimeout,
     /// No such page: 404.
     NotFound,
     /// The action needs a recent login: 403 with a `…/reauthentication-required` problem.
@@ -125,6 +127,13 @@ impl AppError {
                     "The request body is larger than this server accepts.",
                 ),
             ),
+            Self::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                page(
+                    "Request timeout",
+                    "The request body did not arrive in time.",
+                ),
+            ),
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
                 page("Not found", "There is no page at this address."),
@@ -177,6 +186,12 @@ impl IntoResponse for AppError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if matches!(self, Self::RequestTimeout) {
+            // The rest of a late body may still come: the connection cannot be reused.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response.extensions_mut().insert(page);
         response

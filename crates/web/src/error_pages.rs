@@ -57,6 +57,10 @@ pub(crate) async fn render_error_pages(
     let status = response.status();
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
+    // An error page may concern a logged-in request or echo one; caching it helps nobody.
+    parts
+        .headers
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if wants_json {
         parts.headers.insert(
             header::CONTENT_TYPE,

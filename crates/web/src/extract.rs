@@ -7,7 +7,6 @@ use crate::guard::Rejection;
 use crate::request::RequestContext;
 use auth_core::guard::{FreshLogin, RouteGuard};
 use auth_core::service::ActiveSession;
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -177,7 +176,7 @@ impl Page {
         values: impl Serialize,
     ) -> Response {
         let extra = serde_json::to_value(values).unwrap_or_default();
-        crate::pages::render(&self.0, status, template, extra)
+        crate::pages::render_page(&self.0, status, template, extra)
     }
 }
 
@@ -261,13 +260,8 @@ where
             .get::<RequestContext>()
             .cloned()
             .ok_or(AppError::MissingLayer)?;
-        let body =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection.status() {
-                    StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
-                    _ => AppError::BadRequest("The request body could not be read."),
-                })?;
+        let deadline = context.state().body_timeout;
+        let body = crate::body::read_whole(request, state, deadline).await?;
         let form: T = parse_form(&body)?;
         match form.csrf_token() {
             Some(token) if context.verify_csrf(token) => Ok(Self(form)),

@@ -156,15 +156,21 @@ impl Wristband {
     }
 
     /// Serves `router` on `listener` until `shutdown` completes: HTTP/1.1 with the peer
-    /// address for throttling, `server.header_timeout` for request headers, and a graceful
-    /// end that lets open requests finish.
+    /// address for throttling, `server.header_timeout` for request headers, at most
+    /// `server.max_connections` connections at once (the open-file limit raised to match), and
+    /// a graceful end that lets open requests finish. Fails before serving when the process
+    /// may not open enough files for the connection cap.
     pub async fn serve(
         &self,
         listener: TcpListener,
         router: Router,
         shutdown: impl Future<Output = ()>,
-    ) {
-        crate::serve::serve(listener, router, self.state.header_timeout, shutdown).await;
+    ) -> Result<(), Error> {
+        let limits = crate::serve::Limits {
+            header_timeout: self.state.header_timeout,
+            max_connections: self.state.max_connections,
+        };
+        Ok(crate::serve::serve(listener, router, limits, shutdown).await?)
     }
 
     /// Stops the background work (the purge of expired rows). Requests keep being served.

@@ -43,11 +43,15 @@
 #![warn(missing_docs)]
 
 mod api;
+mod body;
 pub mod config;
 mod cors;
 mod error;
 mod error_pages;
 mod extract;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod handle;
 mod health;

@@ -17,6 +17,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// No inline script or style anywhere: the pages use only their static files.
@@ -99,6 +100,8 @@ pub(crate) fn router(state: &AppState, app: Router) -> Router {
         .layer(from_fn_with_state(state.clone(), same_origin_guard))
         .layer(DefaultBodyLimit::max(state.body_limit))
         .layer(RequestBodyLimitLayer::new(state.body_limit))
+        // A body must arrive within `server.body_timeout`; the extractors answer 408.
+        .layer(RequestBodyTimeoutLayer::new(state.body_timeout))
         // Outside the body limit, so its bare 413 becomes a page or a problem document too.
         .layer(from_fn_with_state(state.clone(), render_error_pages))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

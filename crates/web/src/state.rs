@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub cors_origins: Vec<HeaderValue>,
     pub body_limit: usize,
     pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub max_connections: usize,
     /// Set once the "no client address" error has been logged.
     pub missing_peer_logged: AtomicBool,
     /// Stops the background work when the last holder goes.
@@ -84,6 +86,8 @@ impl AppState {
                 .collect(),
             body_limit: usize::try_from(server.body_limit.0).unwrap_or(usize::MAX),
             header_timeout: server.header_timeout.0,
+            body_timeout: server.body_timeout.0,
+            max_connections: server.max_connections,
             missing_peer_logged: AtomicBool::new(false),
             background,
         }))

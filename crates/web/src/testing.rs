@@ -100,7 +100,7 @@ pub async fn log_in(wristband: &Wristband, username: &str) -> Result<TestLogin, 
             csrf_cookie.name(),
             csrf_cookie.value()
         ),
-        csrf_token: csrf::token_for(state, &secret),
+        csrf_token: csrf::token_for(state, &secret, session.id.as_str()),
     })
 }
 

@@ -86,6 +86,52 @@ async fn refused(b: &mut Browser, username: &str, password: &str) -> u64 {
 }
 
 on_every_backend! {
+    async fn registrations_are_throttled_per_address(backend: Backend) {
+        let f = spawn(backend, |s| s.register.max_per_address = 5).await;
+        let burst: Vec<_> = (0..12)
+            .map(|i| {
+                let base = f.app.base.clone();
+                tokio::spawn(async move {
+                    let mut b = Browser::from_address(&base, "127.0.0.2".parse().unwrap());
+                    let body = serde_json::json!({"username": format!("burst{i}"), "password": PASSWORD});
+                    b.post_json("/api/v1/register", &body).await
+                })
+            })
+            .collect();
+        let mut created = 0;
+        let mut refused = 0;
+        for task in burst {
+            let page = task.await.unwrap();
+            match page.status {
+                StatusCode::CREATED => created += 1,
+                StatusCode::TOO_MANY_REQUESTS => {
+                    assert!(page.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok()));
+                    refused += 1;
+                }
+                other => panic!("{other}: {}", page.body),
+            }
+        }
+        assert_eq!((created, refused), (5, 7), "12 at once from one address: exactly the limit gets in");
+        let mut same = Browser::from_address(&f.app.base, "127.0.0.2".parse().unwrap());
+        let page = same.register("lateone", PASSWORD).await;
+        assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "the HTML form too");
+        let mut other = Browser::from_address(&f.app.base, "127.0.0.3".parse().unwrap());
+        assert_eq!(other.register("otherone", PASSWORD).await.status, StatusCode::SEE_OTHER, "other addresses are not held back");
+        assert_eq!(f.app.service().list_users().await.unwrap().len(), 6);
+    }
+
+    async fn invalid_or_taken_registrations_do_not_count(backend: Backend) {
+        let f = spawn(backend, |s| s.register.max_per_address = 2).await;
+        let mut b = Browser::from_address(&f.app.base, "127.0.0.4".parse().unwrap());
+        assert_eq!(b.register("first", PASSWORD).await.status, StatusCode::SEE_OTHER);
+        for _ in 0..3 {
+            assert_eq!(b.register("first", PASSWORD).await.status, StatusCode::CONFLICT);
+            assert_eq!(b.register("x y", PASSWORD).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        assert_eq!(b.register("second", PASSWORD).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(b.register("third", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+
     async fn failures_lead_to_429_with_retry_after_even_with_the_right_password(backend: Backend) {
         let f = spawn(backend, |s| limits(s, 3, Duration::from_secs(600))).await;
         register(&f, "alice").await;
@@ -177,6 +223,42 @@ on_every_backend! {
         assert!(seconds > 600 && seconds <= 3600, "Retry-After {seconds}");
         // It is about the account, not the address.
         succeed(&mut fresh, "bob").await;
+    }
+
+    async fn known_devices_are_not_locked_out_by_the_account_rule(backend: Backend) {
+        let f = spawn(backend, |s| {
+            limits(s, 3, Duration::from_secs(600));
+            s.login.max_failures_per_account = 4;
+        })
+        .await;
+        register(&f, "alice").await;
+        // Alice's own browser logs in once, and so gets a device cookie naming her.
+        let mut own = browser_from(&f, "198.51.100.7");
+        succeed(&mut own, "alice").await;
+        assert!(own.cookies.contains_key("wristband_device"));
+        // A stranger guesses from many addresses: the account is locked…
+        for address in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4", "203.0.113.5"] {
+            let mut b = browser_from(&f, address);
+            let _ = b.login("alice", "a wrong guess at it").await;
+        }
+        refused(&mut browser_from(&f, "198.51.100.9"), "alice", PASSWORD).await;
+        // …but not for alice on her own device, even from a new address.
+        let mut own_elsewhere = browser_from(&f, "192.0.2.44");
+        own_elsewhere.cookies = own.cookies.clone();
+        own_elsewhere.cookies.remove("wristband_session");
+        succeed(&mut own_elsewhere, "alice").await;
+        // The per-username-and-address rule still applies to her device.
+        let mut careless = browser_from(&f, "192.0.2.45");
+        careless.cookies = own.cookies.clone();
+        careless.cookies.remove("wristband_session");
+        for _ in 0..3 {
+            fail(&mut careless, "alice").await;
+        }
+        refused(&mut careless, "alice", PASSWORD).await;
+        // A forged device cookie is worth nothing.
+        let mut forger = browser_from(&f, "192.0.2.46");
+        forger.cookies.insert("wristband_device".into(), "eyJ2IjoxLCJ1c2VycyI6WyJhbGljZSJdfQ.AAAA".into());
+        refused(&mut forger, "alice", PASSWORD).await;
     }
 
     async fn the_address_rule_holds_across_usernames(backend: Backend) {

@@ -2,11 +2,13 @@
 //! list and delete users, reset a password, import users with existing hashes, purge.
 
 use super::{AuthService, Client, ServiceError};
+use crate::foreign_hash::identify;
 use crate::hasher::PasswordHasher;
 use crate::password_policy::PasswordRuleViolation;
 use crate::secret::{PasswordHashString, SecretString};
 use crate::store::{ImportMode, ImportReport, User};
 use crate::username::Username;
+use futures_util::future::join_all;
 use time::OffsetDateTime;
 
 /// What an administrator's password reset came to.
@@ -23,6 +25,21 @@ pub enum AdminPasswordReset {
     UnknownUser,
     /// The new password breaks a rule.
     Refused(PasswordRuleViolation),
+}
+
+/// How many foreign hashes are wrapped at once: enough to keep every worker busy, well under
+/// the queue's limit.
+const WRAP_CHUNK: usize = 32;
+
+/// What [`AuthService::wrap_stored_hashes`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WrapReport {
+    /// Users looked at.
+    pub examined: u64,
+    /// Foreign hashes now wrapped.
+    pub wrapped: u64,
+    /// Foreign hashes that changed while being wrapped (left as they now are).
+    pub changed_meanwhile: u64,
 }
 
 /// What [`AuthService::purge`] deleted.
@@ -99,17 +116,27 @@ impl AuthService {
     }
 
     /// Creates users with existing password hashes (checked by the caller with
-    /// [`identify`](crate::foreign_hash::identify)), in one transaction; see
-    /// [`UserStore::import_users`](crate::UserStore::import_users).
+    /// [`identify`](crate::foreign_hash::identify) and the import cost limits), in one
+    /// transaction; see [`UserStore::import_users`](crate::UserStore::import_users).
+    ///
+    /// Every foreign hash is first wrapped in Argon2id at the configured parameters, on the
+    /// hashing workers (`progress` hears how many are done), so the store never holds a
+    /// Werkzeug, legacy SHA or bcrypt hash. A dry run wraps nothing.
     pub async fn import_users(
         &self,
         users: &[(Username, PasswordHashString)],
         mode: ImportMode,
         client: &Client,
+        progress: &mut (dyn FnMut(usize) + Send),
     ) -> Result<ImportReport, ServiceError> {
+        let users = if mode == ImportMode::DryRun {
+            users.to_vec()
+        } else {
+            self.wrap_all(users, progress).await?
+        };
         let report = self
             .store()
-            .import_users(users, mode, OffsetDateTime::now_utc())
+            .import_users(&users, mode, OffsetDateTime::now_utc())
             .await?;
         let created = report.created();
         if report.committed && created > 0 {
@@ -119,6 +146,72 @@ impl AuthService {
                 existing = report.count(crate::store::ImportOutcome::Existing),
                 client = %client.address_field(),
                 "users imported"
+            );
+        }
+        Ok(report)
+    }
+
+    /// `users` with every foreign hash wrapped, a few at a time on the hashing workers.
+    async fn wrap_all(
+        &self,
+        users: &[(Username, PasswordHashString)],
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<Vec<(Username, PasswordHashString)>, ServiceError> {
+        let mut wrapped = Vec::with_capacity(users.len());
+        for chunk in users.chunks(WRAP_CHUNK) {
+            let hashes = join_all(chunk.iter().map(|(_, hash)| self.0.hasher.wrap(hash))).await;
+            for ((username, _), hash) in chunk.iter().zip(hashes) {
+                wrapped.push((username.clone(), hash?));
+            }
+            progress(wrapped.len());
+        }
+        Ok(wrapped)
+    }
+
+    /// Wraps in Argon2id every foreign hash still stored as it was imported (before imports
+    /// wrapped them), `batch` users at a time; `progress` hears how many users were examined
+    /// of how many. Resumable: a wrapped or Argon2 hash is left alone, and each hash is
+    /// replaced only if it did not change meanwhile (a login may have upgraded it).
+    pub async fn wrap_stored_hashes(
+        &self,
+        batch: u64,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<WrapReport, ServiceError> {
+        let store = self.store();
+        let total = store.count_users().await?;
+        let mut report = WrapReport::default();
+        let mut after = None;
+        loop {
+            let users = store.list_credentials(after, batch.max(1)).await?;
+            let Some(last) = users.last() else { break };
+            after = Some(last.user.id);
+            let foreign: Vec<_> = users
+                .iter()
+                .filter(|c| identify(c.password_hash.expose()).is_ok_and(|f| f.needs_wrapping()))
+                .collect();
+            for chunk in foreign.chunks(WRAP_CHUNK) {
+                let hashes =
+                    join_all(chunk.iter().map(|c| self.0.hasher.wrap(&c.password_hash))).await;
+                for (credentials, hash) in chunk.iter().zip(hashes) {
+                    let id = credentials.user.id;
+                    if store
+                        .replace_password_hash(id, &credentials.password_hash, &hash?)
+                        .await?
+                    {
+                        report.wrapped += 1;
+                    } else {
+                        report.changed_meanwhile += 1;
+                    }
+                }
+            }
+            report.examined += users.len() as u64;
+            progress(report.examined, total.max(report.examined));
+        }
+        if report.wrapped > 0 {
+            tracing::info!(
+                event = "password.wrap",
+                wrapped = report.wrapped,
+                "imported hashes wrapped in Argon2id"
             );
         }
         Ok(report)

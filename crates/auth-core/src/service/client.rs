@@ -15,6 +15,12 @@ pub struct Client {
     pub address: Option<IpAddr>,
     /// The browser's `User-Agent`, cut to [`MAX_USER_AGENT_CHARS`].
     pub user_agent: Option<String>,
+    /// The users this browser has logged in as before, by [`Username::key`], from its signed
+    /// device cookie (OWASP "device cookies"): their logins are not held back by the
+    /// per-account lockout.
+    ///
+    /// [`Username::key`]: crate::Username::key
+    pub known_devices: Vec<String>,
 }
 
 impl Client {
@@ -23,7 +29,19 @@ impl Client {
         Self {
             address,
             user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+            known_devices: Vec::new(),
         }
+    }
+
+    /// The same client, known by its device cookie to have logged in as `username_keys`.
+    pub fn with_known_devices(mut self, username_keys: Vec<String>) -> Self {
+        self.known_devices = username_keys;
+        self
+    }
+
+    /// Whether this browser has logged in as the user whose throttle key is `username_key`.
+    pub fn knows_device(&self, username_key: &str) -> bool {
+        self.known_devices.iter().any(|k| k == username_key)
     }
 
     /// An administrator at the command line: no address, no browser.

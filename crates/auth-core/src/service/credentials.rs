@@ -1,128 +1,30 @@
 //! Checking a username and password: one implementation for login, re-authentication and
 //! password change, throttled (contract §6), with the same cost for unknown users.
 //!
-//! A check is wrapped in a [`LoginAttempt`]:
-//!
-//! 1. [`LoginAttempt::begin`] before any lookup or hashing: one read of the attempt's counters;
-//!    a refusal is [`ServiceError::Throttled`], logged as `login.throttled`, neither counted nor
-//!    hashed. An attempt that goes ahead is counted as a failure *before* its password is
-//!    checked (reading the counters and counting later would let a burst of concurrent guesses
-//!    all pass the check).
-//! 2. [`LoginAttempt::succeeded`] after a right password: clears the username-and-address
-//!    counter and takes the attempt back from the others.
-//! 3. A wrong password leaves the failure counted; an undecided attempt (the database or the
-//!    hashing pool was unavailable) is [`abandon`](LoginAttempt::abandon)ed and does not count.
+//! A check is a counted [`Attempt`] on the three login counters: refused (429, logged as
+//! `login.throttled`, neither counted nor hashed) while one is at its limit; a wrong password
+//! stays counted; a right one clears the username-and-address counter.
 
+use super::attempt::Attempt;
 use super::{AuthService, Client, ServiceError};
+use crate::foreign_hash::cost_class;
 use crate::hasher::{HashError, PasswordHasher, Verification};
 use crate::secret::SecretString;
 use crate::store::{User, UserId};
-use crate::throttle::{FailureCount, ThrottleKey, username_throttle_key};
+use crate::throttle::{ThrottleScope, username_throttle_key};
 use crate::username::Username;
-use futures_util::future::join_all;
-use time::OffsetDateTime;
+use std::time::Instant;
 
-/// One password check that the throttle allowed to go ahead.
-#[derive(Debug)]
-#[must_use = "record the outcome with `succeeded`, or `abandon` it"]
-struct LoginAttempt {
-    keys: Vec<ThrottleKey>,
-}
-
-impl LoginAttempt {
-    async fn begin(
-        service: &AuthService,
-        raw_username: &str,
-        client: &Client,
-    ) -> Result<Self, ServiceError> {
-        let throttle = &service.0.settings.throttle;
-        let store = service.store();
-        let keys = throttle.keys(&username_throttle_key(raw_username), client.address);
-        let now = OffsetDateTime::now_utc();
-        // A cheap read first: the common refusal costs no write at all.
-        let counts = store.failure_counts(&keys, now).await?;
-        if let Err(wait) = throttle.decide(&keys, &counts, now) {
-            return Err(refuse(raw_username, client, wait.seconds()));
-        }
-        let recorded = join_all(
-            keys.iter()
-                .map(|key| store.record_failure(key, throttle.window(key.scope()), now)),
-        )
-        .await;
-        let mut before = Vec::with_capacity(keys.len());
-        let mut counted = Vec::with_capacity(keys.len());
-        let mut failure = None;
-        for (key, result) in keys.iter().zip(recorded) {
-            match result {
-                // What the counter held before this attempt, as concurrent attempts left it.
-                Ok(count) => {
-                    before.push(Some(FailureCount {
-                        count: count.count.saturating_sub(1),
-                        ..count
-                    }));
-                    counted.push(key.clone());
-                }
-                Err(error) => failure = Some(error),
-            }
-        }
-        if let Some(error) = failure {
-            // Take back what was counted; when nothing was (the usual outage) there is no
-            // second wait for the database.
-            Self { keys: counted }.abandon(service).await;
-            return Err(error.into());
-        }
-        let attempt = Self { keys };
-        if let Err(wait) = throttle.decide(&attempt.keys, &before, now) {
-            attempt.withdraw_all(service).await?;
-            return Err(refuse(raw_username, client, wait.seconds()));
-        }
-        Ok(attempt)
-    }
-
-    async fn withdraw_all(&self, service: &AuthService) -> Result<(), ServiceError> {
-        let store = service.store();
-        for result in join_all(self.keys.iter().map(|key| store.withdraw_failure(key))).await {
-            result?;
-        }
-        Ok(())
-    }
-
-    /// A right password: clears the username-and-address counter and takes this attempt back
-    /// from the per-account and per-address counters, which otherwise keep their counts, so one
-    /// known password cannot reset an attack spread over many addresses or usernames.
-    async fn succeeded(self, service: &AuthService) -> Result<(), ServiceError> {
-        let store = service.store();
-        let results = join_all(self.keys.iter().enumerate().map(|(i, key)| async move {
-            if i == 0 {
-                store.clear_failures(key).await
-            } else {
-                store.withdraw_failure(key).await
-            }
-        }))
-        .await;
-        for result in results {
-            result?;
-        }
-        Ok(())
-    }
-
-    /// The attempt could not be decided: it does not count.
-    async fn abandon(&self, service: &AuthService) {
-        if let Err(error) = self.withdraw_all(service).await {
-            tracing::warn!(error = %error_text(&error), "could not take back an undecided login attempt");
-        }
-    }
-}
-
-fn error_text(error: &ServiceError) -> String {
-    super::error::error_chain(error)
-}
-
-fn refuse(raw_username: &str, client: &Client, retry_after_seconds: u64) -> ServiceError {
-    // The username comes from the client: `?` escapes it, so it cannot forge lines.
+fn refuse(
+    service: &AuthService,
+    raw_username: &str,
+    client: &Client,
+    retry_after_seconds: u64,
+) -> ServiceError {
+    // What was typed may be a password in the wrong field: only its keyed hash is logged.
     tracing::info!(
         event = "login.throttled",
-        username = ?raw_username,
+        username_hash = %service.username_log_hash(raw_username),
         client = %client.address_field(),
         retry_after_seconds,
         "login refused: too many failures"
@@ -142,14 +44,26 @@ impl AuthService {
         password: &SecretString,
         client: &Client,
     ) -> Result<Option<User>, ServiceError> {
-        let attempt = LoginAttempt::begin(self, raw_username, client).await?;
+        let username_key = username_throttle_key(raw_username);
+        let mut keys = self.0.settings.throttle.keys(&username_key, client.address);
+        if client.knows_device(&username_key) {
+            // A device this user has logged in from is not held back by the per-account rule,
+            // so a stranger's guesses cannot lock the user out of their own devices; its
+            // failures still count per username and address, and per address.
+            keys.retain(|key| key.scope() != ThrottleScope::Account);
+        }
+        let attempt = match Attempt::begin(self, keys).await? {
+            Ok(attempt) => attempt,
+            Err(wait) => return Err(refuse(self, raw_username, client, wait.seconds())),
+        };
         match self.verify(raw_username, password).await {
             Ok(Ok(user)) => {
                 attempt.succeeded(self).await?;
                 Ok(Some(user))
             }
             Ok(Err(user_id)) => {
-                log_failure(user_id, raw_username, client);
+                attempt.keep();
+                self.log_failure(user_id, raw_username, client);
                 Ok(None)
             }
             Err(error) => {
@@ -166,18 +80,34 @@ impl AuthService {
         password: &SecretString,
     ) -> Result<Result<User, Option<UserId>>, ServiceError> {
         let hasher = &self.0.hasher;
+        let costs = &self.0.costs;
+        let started = Instant::now();
         let credentials = match Username::parse(raw_username) {
             Ok(username) => self.store().find_credentials(&username).await?,
             Err(_) => None,
         };
         let Some(credentials) = credentials else {
-            // Unknown user: the same hashing work as a wrong password, so timing tells nothing.
+            // Unknown user: the same hashing work as a wrong password, padded like every other
+            // failure, so timing tells nothing.
+            let verifying = Instant::now();
             hasher.verify_dummy(password).await?;
+            costs.record(
+                cost_class(hasher.dummy_hash().expose()),
+                verifying.elapsed(),
+            );
+            costs.pad(started).await;
             return Ok(Err(None));
         };
         let user = credentials.user;
+        let verifying = Instant::now();
         let verification = match hasher.verify(password, &credentials.password_hash).await {
-            Ok(v) => v,
+            Ok(v) => {
+                costs.record(
+                    cost_class(credentials.password_hash.expose()),
+                    verifying.elapsed(),
+                );
+                v
+            }
             Err(HashError::UnsupportedHash) => {
                 tracing::error!(user_id = %user.id, "stored password hash is unreadable");
                 // Same cost as any other failure.
@@ -187,7 +117,10 @@ impl AuthService {
             Err(other) => return Err(other.into()),
         };
         match verification {
-            Verification::Mismatch => Ok(Err(Some(user.id))),
+            Verification::Mismatch => {
+                costs.pad(started).await;
+                Ok(Err(Some(user.id)))
+            }
             Verification::Match { needs_rehash } => {
                 if needs_rehash {
                     self.upgrade_hash(&user, password).await;
@@ -216,15 +149,27 @@ impl AuthService {
     }
 }
 
-/// Logs a failed check: the user id when the name exists, the (escaped) name as typed when it
-/// does not.
-fn log_failure(user_id: Option<UserId>, raw_username: &str, client: &Client) {
-    match user_id {
-        Some(user_id) => {
-            tracing::info!(event = "login.failure", reason = "wrong password", %user_id, client = %client.address_field(), "login failed");
+impl AuthService {
+    /// Logs a failed check: the user id when the name exists; when it does not, a keyed hash of
+    /// what was typed (often a password typed into the wrong field), never the text itself.
+    fn log_failure(&self, user_id: Option<UserId>, raw_username: &str, client: &Client) {
+        match user_id {
+            Some(user_id) => {
+                tracing::info!(event = "login.failure", reason = "wrong password", %user_id, client = %client.address_field(), "login failed");
+            }
+            None => {
+                tracing::info!(event = "login.failure", reason = "unknown user", username_hash = %self.username_log_hash(raw_username), client = %client.address_field(), "login failed");
+            }
         }
-        None => {
-            tracing::info!(event = "login.failure", reason = "unknown user", username = ?raw_username, client = %client.address_field(), "login failed");
-        }
+    }
+
+    /// A keyed hash of a typed username for the log: the same text always gives the same hash
+    /// (so attempts can be correlated), and without the key nothing can be learned from it.
+    pub(crate) fn username_log_hash(&self, raw_username: &str) -> String {
+        let tag = self
+            .0
+            .username_log_key
+            .sign(&[username_throttle_key(raw_username).as_bytes()]);
+        hex::encode(tag.as_bytes().get(..8).unwrap_or_default())
     }
 }

@@ -38,23 +38,27 @@
 
 mod account;
 mod admin;
+mod attempt;
 mod client;
 mod credentials;
 mod error;
 mod registration;
 mod sessions;
+mod timing;
 
 pub use account::{OthersEnded, PasswordChange, SessionEnd};
-pub use admin::{AdminPasswordReset, PurgeReport};
+pub use admin::{AdminPasswordReset, PurgeReport, WrapReport};
 pub use client::{Client, MAX_USER_AGENT_CHARS};
 pub use error::{ServiceError, error_chain};
 pub use registration::{FieldErrors, Registration, TAKEN};
 pub use sessions::{
-    ActiveSession, INVALID_CREDENTIALS, LoadedSession, LoginOutcome, SessionError, SessionView,
+    ActiveSession, CookieCredential, INVALID_CREDENTIALS, LoadedSession, LoginOutcome,
+    SessionError, SessionView, decode_cookie_credential,
 };
 
 use crate::guard::{Access, FreshLogin, RouteGuard};
 use crate::hasher::{Argon2Hasher, HasherStats};
+use crate::keys::{KeyRing, Signer};
 use crate::password_policy::PasswordPolicy;
 use crate::session::SessionTimeouts;
 use crate::store::AuthStore;
@@ -62,6 +66,9 @@ use crate::throttle::LoginThrottle;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
+
+/// The key label of [`ServiceSettings::username_log_key`].
+pub const USERNAME_LOG_KEY: &str = "log-username";
 
 /// Where sessions live (`session.store`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -90,6 +97,9 @@ pub struct ServiceSettings {
     pub storage: SessionStorage,
     /// How recent a password proof must be for sensitive actions (`session.fresh_for`).
     pub fresh_for: Duration,
+    /// The key of the hashes that stand for unknown usernames in the log (derived from
+    /// `SECRET_KEY`, so they are stable across restarts); a random one when `None`.
+    pub username_log_key: Option<Signer>,
 }
 
 impl Default for ServiceSettings {
@@ -100,6 +110,7 @@ impl Default for ServiceSettings {
             timeouts: SessionTimeouts::default(),
             storage: SessionStorage::Database,
             fresh_for: Duration::from_secs(600),
+            username_log_key: None,
         }
     }
 }
@@ -112,6 +123,8 @@ struct Inner {
     store: Arc<dyn AuthStore>,
     hasher: Argon2Hasher,
     settings: ServiceSettings,
+    costs: timing::VerificationCosts,
+    username_log_key: Signer,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -126,10 +139,16 @@ impl std::fmt::Debug for AuthService {
 impl AuthService {
     /// The service over `store`, hashing with `hasher`, applying `settings`.
     pub fn new(store: Arc<dyn AuthStore>, hasher: Argon2Hasher, settings: ServiceSettings) -> Self {
+        let username_log_key = settings
+            .username_log_key
+            .clone()
+            .unwrap_or_else(|| KeyRing::random().signer(USERNAME_LOG_KEY));
         Self(Arc::new(Inner {
             store,
             hasher,
             settings,
+            costs: timing::VerificationCosts::default(),
+            username_log_key,
         }))
     }
 

@@ -1,10 +1,12 @@
 //! Registering a user: the username rules, the password policy, and creation.
 
+use super::attempt::Attempt;
 use super::{AuthService, Client, ServiceError};
 use crate::hasher::PasswordHasher;
 use crate::password_policy::PasswordRuleViolation;
 use crate::secret::SecretString;
 use crate::store::{StoreError, User};
+use crate::throttle::ThrottleKey;
 use crate::username::Username;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -78,13 +80,46 @@ impl AuthService {
             Ok(username) => username,
             Err(errors) => return Ok(Registration::Invalid(errors)),
         };
+        // Counted before the work, so a burst from one address cannot pass the limit; taken
+        // back unless a user is created. Clients without an address (the command line, an app
+        // serving without the peer address) are not counted: they would share one counter.
+        let attempt = match client.address {
+            Some(address) if self.0.settings.throttle.max_registrations_per_address > 0 => {
+                match Attempt::begin(self, vec![ThrottleKey::registrations(address)]).await? {
+                    Ok(attempt) => Some(attempt),
+                    Err(wait) => {
+                        tracing::info!(event = "register.throttled", client = %client.address_field(), retry_after_seconds = wait.seconds(), "registration refused: too many from this address");
+                        return Err(ServiceError::Throttled {
+                            retry_after_seconds: wait.seconds(),
+                        });
+                    }
+                }
+            }
+            _ => None,
+        };
+        let outcome = self.create(&username, password, client).await;
+        if let Some(attempt) = attempt {
+            match &outcome {
+                Ok(Registration::Created(_)) => attempt.keep(),
+                _ => attempt.abandon(self).await,
+            }
+        }
+        outcome
+    }
+
+    async fn create(
+        &self,
+        username: &Username,
+        password: &SecretString,
+        client: &Client,
+    ) -> Result<Registration, ServiceError> {
         let store = self.store();
-        if store.find_credentials(&username).await?.is_some() {
+        if store.find_credentials(username).await?.is_some() {
             return Ok(Registration::Taken);
         }
         let hash = self.0.hasher.hash(password).await?;
         match store
-            .create_user(&username, &hash, OffsetDateTime::now_utc())
+            .create_user(username, &hash, OffsetDateTime::now_utc())
             .await
         {
             Ok(user) => {

@@ -5,8 +5,9 @@
 //!   (keyed by the token's SHA-256) is the truth.
 //! - [`SessionStorage::Cookie`]: the credential is a versioned payload (session id, user id,
 //!   login time, last-seen time, last password proof, remember flag, the user's auth stamp),
-//!   which the web layer signs; nothing is stored per session. Timeouts are checked against the
-//!   payload's times; a changed auth stamp ends every payload that carries the old one.
+//!   which the web layer signs; nothing is stored per live session. Timeouts are checked against
+//!   the payload's times; a changed auth stamp ends every payload that carries the old one; a
+//!   logout records the session's id until its cookie would have expired.
 //!
 //! The credential is opaque to callers: they sign it, send it, and hand it back.
 
@@ -218,39 +219,31 @@ impl AuthService {
         credential: &str,
         now: OffsetDateTime,
     ) -> Result<Option<LoadedSession>, ServiceError> {
-        if credential.len() > MAX_CREDENTIAL_BYTES {
-            return Ok(None);
-        }
-        let payload = URL_SAFE_NO_PAD
-            .decode(credential)
-            .ok()
-            .and_then(|json| serde_json::from_slice::<CookiePayload>(&json).ok())
-            .filter(|p| p.v == PAYLOAD_VERSION);
-        let Some(payload) = payload else {
-            return Ok(None);
-        };
-        let (Some(id), Some(created_at), Some(seen), Some(authenticated_at)) = (
-            SessionId::parse(&payload.sid),
-            from_ms(payload.iat),
-            from_ms(payload.seen),
-            from_ms(payload.auth),
-        ) else {
+        let Some(CookieCredential {
+            id,
+            user_id,
+            created_at,
+            last_seen_at: seen,
+            authenticated_at,
+            remember,
+            auth_stamp,
+        }) = decode_cookie_credential(credential)
+        else {
             return Ok(None);
         };
-        let deadlines = self.cookie_deadlines(created_at, seen, payload.rem);
+        let deadlines = self.cookie_deadlines(created_at, seen, remember);
         let alive = now < deadlines.expires_at && deadlines.idle_expires_at.is_none_or(|d| now < d);
         if !alive {
             return Ok(None);
         }
-        let Some(user) = self
-            .store()
-            .find_user(crate::store::UserId(payload.uid))
-            .await?
-        else {
+        // One read: the user, and whether this session logged out (its nonce is kept until
+        // the cookie would have expired).
+        let Some((user, revoked)) = self.store().find_session_user(user_id, &id, now).await? else {
             return Ok(None);
         };
-        // The stamp is how the cookie store revokes: a changed stamp ends every old payload.
-        if user.auth_stamp != payload.stamp {
+        // The stamp is how the cookie store ends every session at once: a changed stamp ends
+        // every old payload.
+        if revoked || user.auth_stamp != auth_stamp {
             return Ok(None);
         }
         let stale_seen = now - seen >= self.0.settings.timeouts.touch_interval();
@@ -262,8 +255,8 @@ impl AuthService {
                 created_at,
                 last_seen_at,
                 authenticated_at,
-                deadlines: self.cookie_deadlines(created_at, last_seen_at, payload.rem),
-                remember: payload.rem,
+                deadlines: self.cookie_deadlines(created_at, last_seen_at, remember),
+                remember,
                 user_agent: None,
                 handle: Handle::Cookie,
             },
@@ -280,7 +273,7 @@ impl AuthService {
         let timeouts = &self.0.settings.timeouts;
         let mut deadlines = timeouts.deadlines(created_at, remember);
         if deadlines.idle_expires_at.is_some() {
-            deadlines.idle_expires_at = Some(last_seen_at + timeouts.idle);
+            deadlines.idle_expires_at = Some(crate::session::later(last_seen_at, timeouts.idle));
         }
         deadlines
     }
@@ -369,11 +362,23 @@ impl AuthService {
             .await
     }
 
-    /// Ends `session` on the server. In the cookie store there is nothing to delete: the caller
-    /// clears the cookie.
+    /// Ends `session` on the server: the database store deletes its row; the cookie store
+    /// records its nonce until the cookie would have expired, so a copy of the cookie replayed
+    /// later is anonymous.
     async fn end(&self, session: &ActiveSession) -> Result<(), ServiceError> {
-        if let Some(digest) = session.digest() {
-            self.store().delete_session(&digest).await?;
+        match session.digest() {
+            Some(digest) => {
+                self.store().delete_session(&digest).await?;
+            }
+            None => {
+                let deadlines = session.deadlines;
+                let until = deadlines
+                    .idle_expires_at
+                    .map_or(deadlines.expires_at, |idle| idle.min(deadlines.expires_at));
+                self.store()
+                    .revoke_session(session.user.id, &session.id, until)
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -480,6 +485,49 @@ impl AuthService {
         fresh.authenticated_at = now;
         Ok(fresh)
     }
+}
+
+/// A cookie-store credential, decoded and checked on its own (version, id, times), before the
+/// store is asked about its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieCredential {
+    /// The session's public id.
+    pub id: SessionId,
+    /// Whose session.
+    pub user_id: crate::store::UserId,
+    /// Login time.
+    pub created_at: OffsetDateTime,
+    /// Last recorded activity.
+    pub last_seen_at: OffsetDateTime,
+    /// Last password proof.
+    pub authenticated_at: OffsetDateTime,
+    /// "Remember me".
+    pub remember: bool,
+    /// The user's auth stamp when it was issued.
+    pub auth_stamp: String,
+}
+
+/// Decodes a cookie-store credential (base64url of the versioned JSON payload); `None` for
+/// anything else — another version, a malformed id, a time out of range, more than 4 KiB.
+/// Pure: no store, no clock; what the fuzz target `session_cookie` exercises.
+pub fn decode_cookie_credential(credential: &str) -> Option<CookieCredential> {
+    if credential.len() > MAX_CREDENTIAL_BYTES {
+        return None;
+    }
+    let json = URL_SAFE_NO_PAD.decode(credential).ok()?;
+    let payload = serde_json::from_slice::<CookiePayload>(&json).ok()?;
+    if payload.v != PAYLOAD_VERSION {
+        return None;
+    }
+    Some(CookieCredential {
+        id: SessionId::parse(&payload.sid)?,
+        user_id: crate::store::UserId(payload.uid),
+        created_at: from_ms(payload.iat)?,
+        last_seen_at: from_ms(payload.seen)?,
+        authenticated_at: from_ms(payload.auth)?,
+        remember: payload.rem,
+        auth_stamp: payload.stamp,
+    })
 }
 
 /// The cookie store's credential for `session`: base64url of the versioned JSON payload.

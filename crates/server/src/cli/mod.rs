@@ -30,8 +30,18 @@ impl From<ServiceError> for Failure {
 
 /// Opens (and migrates) the store the configuration names, with one hashing worker: a command
 /// hashes one password, and each worker allocates its Argon2 memory.
-pub async fn open_service(mut config: Config) -> Result<AuthService, Failure> {
-    config.settings.password.workers = Some(1);
+pub async fn open_service(config: Config) -> Result<AuthService, Failure> {
+    open_service_with_workers(config, Some(1)).await
+}
+
+/// [`open_service`] with `workers` hashing threads (`None`: the configured number).
+pub async fn open_service_with_workers(
+    mut config: Config,
+    workers: Option<usize>,
+) -> Result<AuthService, Failure> {
+    if workers.is_some() {
+        config.settings.password.workers = workers;
+    }
     web::Wristband::builder(config)
         .open_service()
         .await

@@ -6,6 +6,7 @@
 
 use super::{Failure, open_service, password::read_new_password};
 use crate::import_file::{self, Parsed, Rejected};
+use auth_core::foreign_hash::ImportCostLimits;
 use auth_core::service::{AdminPasswordReset, Registration};
 use auth_core::store::{ImportMode, ImportOutcome, ImportReport};
 use auth_core::{AuthService, Client, SecretString, Username};
@@ -14,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use web::Config;
+
+/// Imports of at least this many rows show the wrapping's progress.
+const WRAP_BAR_MIN_ROWS: usize = 50;
 
 /// Import files at least this large get a progress bar (about 1,500 rows of Werkzeug scrypt
 /// hashes); smaller ones are read before a bar could show anything.
@@ -50,14 +54,24 @@ pub enum UserCommand {
         /// The username, in any case.
         name: String,
     },
+    /// Wrap in Argon2id every foreign hash still stored as it was imported.
+    ///
+    /// Imports wrap each foreign hash (Werkzeug, legacy SHA, bcrypt) at once, so a leaked
+    /// database never holds one; this does the same for users imported before that. Each hash
+    /// costs one Argon2id at the configured parameters, on every CPU. Resumable: interrupted,
+    /// it picks up where it stopped, and hashes that are already Argon2 or wrapped, or that a
+    /// login changed meanwhile, are left alone. Prints how many were wrapped.
+    WrapHashes,
     /// Import users with existing password hashes (CSV or JSON Lines).
     ///
     /// FILE is CSV whose header names the columns `username` and `password_hash` (other
     /// columns are ignored), or JSON Lines with those keys. A `.csv`, `.jsonl` or `.ndjson`
     /// extension decides the format, else the first non-empty line does (`{` is JSON Lines).
     /// Hashes may be Werkzeug's (pbkdf2:…, scrypt:…, legacy sha1$/sha256$), bcrypt ($2a$, $2b$,
-    /// $2y$) or Argon2: users keep their passwords, and each hash is replaced by an Argon2id
-    /// one at the user's first login.
+    /// $2y$) or Argon2: users keep their passwords. Each foreign hash is wrapped in Argon2id at
+    /// once (one Argon2id per row, with a progress bar), so the database never holds it; the
+    /// wrapper is replaced by a plain Argon2id hash at the user's first login. Hashes costlier
+    /// than `password.import_max_cost` are refused.
     ///
     /// Every row is checked before anything is written: the username against the
     /// registration rules, the hash's format, and no name twice in the file (in any case;
@@ -91,7 +105,7 @@ pub async fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
             dry_run,
         } => {
             // The file is read and checked before the store is opened: a bad file costs nothing.
-            let parsed = read_import(&file)?;
+            let parsed = read_import(&file, &config.settings.password.import_max_cost)?;
             import(&open_service(config).await?, parsed, strict, dry_run).await
         }
         UserCommand::Add { name } => {
@@ -99,6 +113,11 @@ pub async fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
             add(&open_service(config).await?, &username).await
         }
         UserCommand::List => list(&open_service(config).await?).await,
+        UserCommand::WrapHashes => {
+            // Every CPU: this is the one command that hashes many passwords.
+            let service = super::open_service_with_workers(config, None).await?;
+            wrap_hashes(&service).await
+        }
         UserCommand::Delete { name } => {
             let username = parse_name(&name)?;
             delete(&open_service(config).await?, &username).await
@@ -147,6 +166,26 @@ async fn add(service: &AuthService, username: &Username) -> Result<(), Failure> 
             errors.into_values().collect::<Vec<_>>().join(" "),
         )),
     }
+}
+
+/// Users examined per batch of `user wrap-hashes`.
+const WRAP_BATCH: u64 = 200;
+
+async fn wrap_hashes(service: &AuthService) -> Result<(), Failure> {
+    let bar = counting_bar(0, "wrapping imported hashes");
+    let report = service
+        .wrap_stored_hashes(WRAP_BATCH, &mut |examined, total| {
+            bar.set_length(total);
+            bar.set_position(examined);
+        })
+        .await;
+    bar.finish_and_clear();
+    let report = report?;
+    println!(
+        "examined {} users: wrapped {}, changed meanwhile {}",
+        report.examined, report.wrapped, report.changed_meanwhile
+    );
+    Ok(())
 }
 
 async fn list(service: &AuthService) -> Result<(), Failure> {
@@ -221,15 +260,26 @@ fn progress_bar(path: &Path) -> indicatif::ProgressBar {
     bar
 }
 
+/// A bar counting `total` items on stderr, drawn only when stderr is a terminal.
+fn counting_bar(total: u64, message: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total).with_message(message.to_owned());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
 /// The import file, read and checked row by row.
 struct ImportFile {
     parsed: Parsed,
     large: bool,
 }
 
-fn read_import(path: &Path) -> Result<ImportFile, Failure> {
+fn read_import(path: &Path, limits: &ImportCostLimits) -> Result<ImportFile, Failure> {
     let bar = progress_bar(path);
-    let read = import_file::read_file(path, &mut |bytes| bar.set_position(bytes));
+    let read = import_file::read_file(path, limits, &mut |bytes| bar.set_position(bytes));
     bar.finish_and_clear();
     let (_format, parsed) = read.map_err(|e| Failure::Runtime(e.to_string()))?;
     Ok(ImportFile {
@@ -258,18 +308,21 @@ async fn import(
         .iter()
         .map(|row| (row.username.clone(), row.password_hash.clone()))
         .collect();
-    let spinner = if file.large {
-        let spinner = indicatif::ProgressBar::new_spinner()
-            .with_message(format!("writing {} users", users.len()));
-        spinner.enable_steady_tick(Duration::from_millis(100));
-        spinner
+    // Wrapping costs one Argon2id per imported hash: a bar for anything more than a few.
+    let bar = if file.large || users.len() >= WRAP_BAR_MIN_ROWS {
+        counting_bar(users.len() as u64, "wrapping in Argon2id")
     } else {
         indicatif::ProgressBar::hidden()
     };
     let report = service
-        .import_users(&users, mode, &Client::command_line())
+        .import_users(&users, mode, &Client::command_line(), &mut |done| {
+            bar.set_position(done as u64);
+            if done == users.len() {
+                bar.set_message(format!("writing {} users", users.len()));
+            }
+        })
         .await;
-    spinner.finish_and_clear();
+    bar.finish_and_clear();
     let report = report?;
     let (created, existing, invalid) = (
         report.created(),

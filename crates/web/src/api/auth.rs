@@ -78,6 +78,7 @@ pub(crate) async fn login(
     match outcome {
         LoginOutcome::LoggedIn(session) => {
             context.set_session(&session, true)?;
+            context.remember_device(&session.user);
             Ok(Json(user_json(&session.user)).into_response())
         }
         LoginOutcome::InvalidCredentials => Err(Problem::unauthorized(INVALID_CREDENTIALS)),

@@ -2,16 +2,17 @@
 //! request), and the logged-in user ([`ApiUser`], 401 when anonymous).
 
 use super::problem::Problem;
-use crate::error::AppError;
 use crate::request::RequestContext;
 use auth_core::service::{ActiveSession, FieldErrors};
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+
+/// The body deadline when the request is not behind Wristband's layers (never in practice).
+const DEFAULT_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// True when a request's media type is JSON (`application/json` or `…+json`).
 fn is_json(headers: &HeaderMap) -> bool {
@@ -45,19 +46,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         if !is_json(request.headers()) {
             return Err(unsupported_media_type());
         }
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    Problem::from(AppError::PayloadTooLarge)
-                } else {
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        "Bad request",
-                        "The body could not be read.",
-                    )
-                }
-            })?;
+        let deadline = request
+            .extensions()
+            .get::<RequestContext>()
+            .map_or(DEFAULT_BODY_DEADLINE, |context| {
+                context.state().body_timeout
+            });
+        let body = crate::body::read_whole(request, state, deadline).await?;
         serde_json::from_slice(&body).map(Self).map_err(|error| {
             use serde_json::error::Category;
             match error.classify() {

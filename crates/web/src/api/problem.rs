@@ -15,6 +15,7 @@ pub(crate) struct Problem {
     detail: String,
     errors: Option<FieldErrors>,
     retry_after: Option<u64>,
+    close_connection: bool,
 }
 
 impl Problem {
@@ -25,6 +26,7 @@ impl Problem {
             detail: detail.into(),
             errors: None,
             retry_after: None,
+            close_connection: false,
         }
     }
 
@@ -77,6 +79,10 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.close_connection {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
@@ -89,6 +95,7 @@ impl From<AppError> for Problem {
         let (status, page) = error.parts();
         Self {
             retry_after: error.retry_after(),
+            close_connection: matches!(error, AppError::RequestTimeout),
             ..Self::new(status, page.title, page.detail)
         }
     }

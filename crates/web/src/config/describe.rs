@@ -2,6 +2,7 @@
 //! redacted.
 
 use super::Config;
+use super::redact::redact_url;
 use super::sources::describe_source;
 
 impl Config {
@@ -15,8 +16,8 @@ impl Config {
         let mut leaves = Vec::new();
         flatten("", &value, &mut leaves);
         for (key, rendered) in leaves {
-            let rendered = if key == "database.url" {
-                redact_url_password(&rendered)
+            let rendered = if rendered.contains("://") {
+                redact_rendered_url(&rendered)
             } else {
                 rendered
             };
@@ -54,33 +55,13 @@ fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// Replaces the password of a `scheme://user:password@host` URL with `[redacted]`.
-pub fn redact_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:[redacted]@{host}"),
-        None => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_in_database_urls_are_redacted() {
-        assert_eq!(
-            redact_url_password("\"postgres://app:s3cret@db:5432/x\""),
-            "\"postgres://app:[redacted]@db:5432/x\""
-        );
-        assert_eq!(
-            redact_url_password("sqlite://data/w.db"),
-            "sqlite://data/w.db"
-        );
+/// A TOML-rendered string (`"…"`) holding a URL, with its credentials redacted.
+fn redact_rendered_url(rendered: &str) -> String {
+    match rendered
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+    {
+        Some(inner) => format!("\"{}\"", redact_url(inner)),
+        None => redact_url(rendered),
     }
 }

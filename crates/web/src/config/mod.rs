@@ -23,15 +23,17 @@
 //! ```
 
 mod describe;
+mod redact;
 mod schema;
 mod sources;
 mod validate;
 mod values;
 
-pub use describe::redact_url_password;
+pub use auth_core::foreign_hash::ImportCostLimits;
+pub use redact::redact_url;
 pub use schema::{
     Argon2Section, DatabaseSettings, LogFormat, LogSettings, LoginSettings, PasswordSettings,
-    ServerSettings, SessionSettings, Settings, WebSettings,
+    RegisterSettings, ServerSettings, SessionSettings, Settings, WebSettings,
 };
 pub use validate::SUPPORTED_SCHEMES;
 pub use values::{ByteSize, ConfigDuration, SecureSetting};
@@ -221,6 +223,7 @@ impl Config {
                 failure_window: s.login.failure_window.0,
                 max_failures_per_account: s.login.max_failures_per_account,
                 max_failures_per_address: s.login.max_failures_per_address,
+                max_registrations_per_address: s.register.max_per_address,
             },
             timeouts: auth_core::SessionTimeouts {
                 idle: s.session.idle_timeout.0,
@@ -229,6 +232,10 @@ impl Config {
             },
             storage: s.session.store,
             fresh_for: s.session.fresh_for.0,
+            username_log_key: self
+                .keys
+                .as_ref()
+                .map(|keys| keys.signer(auth_core::service::USERNAME_LOG_KEY)),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The settings: every section and key, with its default.
 
 use super::values::{ByteSize, ConfigDuration, SecureSetting};
+use auth_core::foreign_hash::ImportCostLimits;
 use auth_core::hasher::Argon2Settings;
 use auth_core::{PasswordPolicy, SessionStorage, SessionTimeouts};
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,8 @@ pub struct Settings {
     pub password: PasswordSettings,
     /// `[login]`
     pub login: LoginSettings,
+    /// `[register]`
+    pub register: RegisterSettings,
     /// `[log]`
     pub log: LogSettings,
     /// `[web]`
@@ -40,6 +43,10 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Time allowed for a request's headers.
     pub header_timeout: ConfigDuration,
+    /// Time allowed for a request's body.
+    pub body_timeout: ConfigDuration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
     /// Origins allowed to call the JSON API from a browser.
     pub cors_origins: Vec<String>,
 }
@@ -51,6 +58,8 @@ impl Default for ServerSettings {
             body_limit: ByteSize(64 * 1024),
             trusted_proxies: Vec::new(),
             header_timeout: ConfigDuration(Duration::from_secs(10)),
+            body_timeout: ConfigDuration(Duration::from_secs(10)),
+            max_connections: 1024,
             cors_origins: Vec::new(),
         }
     }
@@ -150,6 +159,8 @@ pub struct PasswordSettings {
     pub workers: Option<usize>,
     /// Logins allowed to wait for a hashing thread.
     pub queue: usize,
+    /// The most an imported (foreign) hash may cost; costlier ones are refused at import.
+    pub import_max_cost: ImportCostLimits,
 }
 
 impl Default for PasswordSettings {
@@ -161,6 +172,7 @@ impl Default for PasswordSettings {
             argon2: Argon2Section::default(),
             workers: None,
             queue: 256,
+            import_max_cost: ImportCostLimits::default(),
         }
     }
 }
@@ -189,6 +201,22 @@ impl Default for LoginSettings {
             max_failures_per_account: 100,
             max_failures_per_address: 50,
             default_redirect: "/dashboard".into(),
+        }
+    }
+}
+
+/// `[register]`: throttling of registrations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegisterSettings {
+    /// Registrations per client address per hour (0: no limit).
+    pub max_per_address: u32,
+}
+
+impl Default for RegisterSettings {
+    fn default() -> Self {
+        Self {
+            max_per_address: 20,
         }
     }
 }

@@ -4,9 +4,27 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::Duration;
 
-/// A duration written as `"30m"`, `"12h"`, `"30d"`, `"10s"`; never zero.
+/// The longest duration any setting takes: 400 days, the longest a browser keeps a cookie
+/// (RFC 6265bis), and far from any overflow when added to a date.
+pub const MAX_DURATION: Duration = Duration::from_secs(400 * 24 * 60 * 60);
+
+/// A duration written as `"30m"`, `"12h"`, `"30d"`, `"10s"`; more than zero, at most
+/// [`MAX_DURATION`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConfigDuration(pub Duration);
+
+impl ConfigDuration {
+    /// Why this duration cannot be used, if it cannot.
+    pub fn problem(&self) -> Option<&'static str> {
+        if self.0.is_zero() {
+            Some("a duration must be more than zero")
+        } else if self.0 > MAX_DURATION {
+            Some("a duration must be at most 400 days")
+        } else {
+            None
+        }
+    }
+}
 
 impl Serialize for ConfigDuration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -22,12 +40,11 @@ impl<'de> Deserialize<'de> for ConfigDuration {
                 "{text:?} is not a duration ({e}); write e.g. \"30m\", \"12h\", \"30d\""
             ))
         })?;
-        if duration.is_zero() {
-            return Err(serde::de::Error::custom(
-                "a duration must be more than zero",
-            ));
+        let duration = Self(duration);
+        match duration.problem() {
+            Some(problem) => Err(serde::de::Error::custom(format!("{text:?}: {problem}"))),
+            None => Ok(duration),
         }
-        Ok(Self(duration))
     }
 }
 

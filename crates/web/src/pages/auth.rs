@@ -153,6 +153,7 @@ pub(crate) async fn login(
     match outcome {
         LoginOutcome::LoggedIn(session) => {
             context.set_session(&session, true)?;
+            context.remember_device(&session.user);
             let target = next.unwrap_or(&context.state().urls.after_login);
             Ok(Redirect::to(target).into_response())
         }

@@ -7,13 +7,29 @@ pub(crate) mod auth;
 
 use crate::error::AppError;
 use crate::request::RequestContext;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
+/// Renders one of Wristband's own pages: [`render_page`] marked `Cache-Control: no-store`, since
+/// each carries a CSRF token and its forms echo what was typed.
+pub(crate) fn render(
+    context: &RequestContext,
+    status: StatusCode,
+    template: &str,
+    extra: serde_json::Value,
+) -> Response {
+    let mut response = render_page(context, status, template, extra);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
 /// Renders `template` with what every page shares (the user, flashes, the CSRF token, the
 /// URLs, extra stylesheets) plus `extra` (a JSON object).
-pub(crate) fn render(
+pub(crate) fn render_page(
     context: &RequestContext,
     status: StatusCode,
     template: &str,

@@ -22,6 +22,8 @@ pub(crate) enum CookieKind {
     Csrf,
     /// One-time messages for the next page.
     Flash,
+    /// The users this browser has logged in as (OWASP "device cookies").
+    Device,
 }
 
 impl CookieKind {
@@ -30,6 +32,7 @@ impl CookieKind {
             Self::Session => "session-cookie",
             Self::Csrf => "csrf-cookie",
             Self::Flash => "flash-cookie",
+            Self::Device => "device-cookie",
         }
     }
 }
@@ -53,6 +56,7 @@ pub(crate) struct CookieCodec {
     session: Kind,
     csrf: Kind,
     flash: Kind,
+    device: Kind,
     secure: bool,
 }
 
@@ -72,6 +76,7 @@ impl CookieCodec {
             session: kind(CookieKind::Session, session_name),
             csrf: kind(CookieKind::Csrf, "wristband_csrf"),
             flash: kind(CookieKind::Flash, "wristband_flash"),
+            device: kind(CookieKind::Device, "wristband_device"),
             secure,
         }
     }
@@ -81,6 +86,7 @@ impl CookieCodec {
             CookieKind::Session => &self.session,
             CookieKind::Csrf => &self.csrf,
             CookieKind::Flash => &self.flash,
+            CookieKind::Device => &self.device,
         }
     }
 

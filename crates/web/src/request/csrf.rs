@@ -4,7 +4,9 @@
 //! Every unsafe request (POST, PUT, PATCH, DELETE) is refused with 403 when the browser says it
 //! is cross-site (`Sec-Fetch-Site: cross-site`) or sends an `Origin` that is not this site
 //! (API routes also accept the origins of `server.cors_origins`). HTML forms carry a token on
-//! top of that ([`crate::extract::CsrfForm`]): the HMAC of the browser's CSRF secret.
+//! top of that ([`crate::extract::CsrfForm`]): the HMAC of the browser's CSRF secret and of
+//! the session it is for, so a token (and cookie) obtained anonymously, or in another session,
+//! is refused with a victim's session cookie.
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -31,17 +33,29 @@ pub(crate) fn encode_secret(secret: &CsrfSecret) -> String {
     URL_SAFE_NO_PAD.encode(secret)
 }
 
-/// The form token of `secret`.
-pub(crate) fn token_for(state: &AppState, secret: &CsrfSecret) -> String {
-    URL_SAFE_NO_PAD.encode(state.csrf_tokens.sign(&[secret]).as_bytes())
+/// The form token of `secret` for the session `binding` (its public id; empty when anonymous).
+pub(crate) fn token_for(state: &AppState, secret: &CsrfSecret, binding: &str) -> String {
+    URL_SAFE_NO_PAD.encode(
+        state
+            .csrf_tokens
+            .sign(&[secret, binding.as_bytes()])
+            .as_bytes(),
+    )
 }
 
-/// True if `token` is the form token of `secret`.
-pub(crate) fn token_matches(state: &AppState, secret: &CsrfSecret, token: &str) -> bool {
-    URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .is_some_and(|tag| state.csrf_tokens.verify(&[secret], &tag).is_some())
+/// True if `token` is the form token of `secret` for the session `binding`.
+pub(crate) fn token_matches(
+    state: &AppState,
+    secret: &CsrfSecret,
+    binding: &str,
+    token: &str,
+) -> bool {
+    URL_SAFE_NO_PAD.decode(token).ok().is_some_and(|tag| {
+        state
+            .csrf_tokens
+            .verify(&[secret, binding.as_bytes()], &tag)
+            .is_some()
+    })
 }
 
 /// `Origin` is this site when its host (and port) equal the request's `Host`.

@@ -16,6 +16,7 @@
 pub(crate) mod client;
 pub(crate) mod cookies;
 pub(crate) mod csrf;
+pub(crate) mod device;
 pub(crate) mod flash;
 
 use crate::error::AppError;
@@ -41,6 +42,8 @@ enum SessionChange {
     Set {
         credential: String,
         max_age: Option<Duration>,
+        /// The new session's public id, which the CSRF tokens of this response are bound to.
+        id: String,
     },
     Ended,
 }
@@ -52,6 +55,8 @@ struct Changes {
     incoming_flashes_taken: bool,
     csrf_token_issued: bool,
     csrf_rotated: Option<CsrfSecret>,
+    /// A login succeeded for this username key: remember the device for it.
+    device_login: Option<String>,
 }
 
 /// The browser state of one request. Handlers get it as an extractor.
@@ -140,17 +145,38 @@ impl RequestContext {
         })
     }
 
-    /// The CSRF token for forms on this page.
+    /// The CSRF token for forms on this page: bound to the browser's CSRF secret and to the
+    /// session the response leaves it with (none for an anonymous visitor).
     pub fn csrf_token(&self) -> String {
         let mut changes = self.changes();
         changes.csrf_token_issued = true;
         let secret = changes.csrf_rotated.unwrap_or(self.0.csrf_secret);
-        csrf::token_for(&self.0.state, &secret)
+        let binding = match &changes.session {
+            SessionChange::Set { id, .. } => id.clone(),
+            SessionChange::Ended => String::new(),
+            SessionChange::Unchanged => self.session_binding(),
+        };
+        csrf::token_for(&self.0.state, &secret, &binding)
     }
 
-    /// True if `token` is the CSRF token of the secret in this request's (valid) CSRF cookie.
+    /// What this request's CSRF tokens are bound to: the session's public id, or nothing.
+    fn session_binding(&self) -> String {
+        self.session()
+            .map(|s| s.id.as_str().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// True if `token` is the CSRF token of the secret in this request's (valid) CSRF cookie
+    /// and of this request's session: a token minted for an anonymous visitor, or for another
+    /// session, is refused.
     pub fn verify_csrf(&self, token: &str) -> bool {
-        self.0.csrf_from_cookie && csrf::token_matches(&self.0.state, &self.0.csrf_secret, token)
+        self.0.csrf_from_cookie
+            && csrf::token_matches(
+                &self.0.state,
+                &self.0.csrf_secret,
+                &self.session_binding(),
+                token,
+            )
     }
 
     /// Takes the flash messages sent by the previous response (once).
@@ -190,11 +216,17 @@ impl RequestContext {
         changes.session = SessionChange::Set {
             credential,
             max_age,
+            id: session.id.as_str().to_owned(),
         };
         if new_login {
             changes.csrf_rotated = Some(auth_core::keys::random_secret());
         }
         Ok(())
+    }
+
+    /// Remembers this browser as a known device of `user` (after a successful login).
+    pub fn remember_device(&self, user: &User) {
+        self.changes().device_login = Some(user.username.key().to_owned());
     }
 
     /// Clears the session cookie (the caller has ended the session on the server).
@@ -264,8 +296,13 @@ pub(crate) async fn browser_context(
         Vec::new()
     };
     let peer = client::peer(request.extensions());
+    let known_devices = state
+        .cookies
+        .read(CookieKind::Device, &cookies)
+        .map(|v| device::decode(&v.value))
+        .unwrap_or_default();
     let context = RequestContext(Arc::new(ContextInner {
-        client: client::client(&state, peer, request.headers()),
+        client: client::client(&state, peer, request.headers()).with_known_devices(known_devices),
         has_peer: peer.is_some(),
         wants_json: state.is_api_path(request.uri().path()) || prefers_json(request.headers()),
         state: state.clone(),
@@ -315,6 +352,7 @@ fn apply_changes(
         SessionChange::Set {
             credential,
             max_age,
+            ..
         } => {
             set.push(codec.set(CookieKind::Session, &credential, max_age));
             logged_in = true;
@@ -345,6 +383,15 @@ fn apply_changes(
     });
     if let Some(secret) = new_csrf {
         set.push(codec.set(CookieKind::Csrf, &csrf::encode_secret(&secret), None));
+    }
+    if let Some(username_key) = &changes.device_login
+        && let Some(value) = device::encode(username_key, &context.client().known_devices)
+    {
+        set.push(codec.set(
+            CookieKind::Device,
+            &value,
+            Some(device::DEVICE_COOKIE_LIFETIME),
+        ));
     }
     if !changes.outgoing_flashes.is_empty() {
         if let Some(value) = flash::encode(&changes.outgoing_flashes) {

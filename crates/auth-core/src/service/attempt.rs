@@ -1,0 +1,111 @@
+//! Attempts counted against throttle counters before they are decided (contract §6,
+//! "Throttling"), for logins and registrations alike.
+//!
+//! 1. [`Attempt::begin`] before any lookup or hashing: one read of the attempt's counters; when
+//!    one is at its limit the answer is the wait ([`RetryAfter`]), and nothing is counted. An
+//!    attempt that goes ahead is counted *before* it is decided: reading the counters and
+//!    counting later would let a burst of concurrent attempts all pass the check.
+//! 2. What happens next is the caller's: a failed login keeps its count
+//!    ([`Attempt::keep`]), a successful one clears the first counter and takes the attempt back
+//!    from the others ([`Attempt::succeeded`]), an undecided one (the database or the hashing
+//!    pool was unavailable, the registration was invalid) is [`abandon`](Attempt::abandon)ed.
+
+use super::{AuthService, ServiceError};
+use crate::throttle::{FailureCount, RetryAfter, ThrottleKey};
+use futures_util::future::join_all;
+use time::OffsetDateTime;
+
+/// An attempt the throttle let go ahead, counted in each of its counters.
+#[derive(Debug)]
+#[must_use = "record the outcome with `keep`, `succeeded` or `abandon`"]
+pub(crate) struct Attempt {
+    keys: Vec<ThrottleKey>,
+}
+
+impl Attempt {
+    /// Counts an attempt on `keys`, or answers how long to wait when a counter is at its limit
+    /// (then nothing is counted).
+    pub(crate) async fn begin(
+        service: &AuthService,
+        keys: Vec<ThrottleKey>,
+    ) -> Result<Result<Self, RetryAfter>, ServiceError> {
+        let throttle = &service.0.settings.throttle;
+        let store = service.store();
+        let now = OffsetDateTime::now_utc();
+        // A cheap read first: the common refusal costs no write at all.
+        let counts = store.failure_counts(&keys, now).await?;
+        if let Err(wait) = throttle.decide(&keys, &counts, now) {
+            return Ok(Err(wait));
+        }
+        let recorded = join_all(
+            keys.iter()
+                .map(|key| store.record_failure(key, throttle.window(key.scope()), now)),
+        )
+        .await;
+        let mut before = Vec::with_capacity(keys.len());
+        let mut counted = Vec::with_capacity(keys.len());
+        let mut failure = None;
+        for (key, result) in keys.iter().zip(recorded) {
+            match result {
+                // What the counter held before this attempt, as concurrent attempts left it.
+                Ok(count) => {
+                    before.push(Some(FailureCount {
+                        count: count.count.saturating_sub(1),
+                        ..count
+                    }));
+                    counted.push(key.clone());
+                }
+                Err(error) => failure = Some(error),
+            }
+        }
+        if let Some(error) = failure {
+            // Take back what was counted; when nothing was (the usual outage) there is no
+            // second wait for the database.
+            Self { keys: counted }.abandon(service).await;
+            return Err(error.into());
+        }
+        let attempt = Self { keys };
+        if let Err(wait) = throttle.decide(&attempt.keys, &before, now) {
+            attempt.withdraw_all(service).await?;
+            return Ok(Err(wait));
+        }
+        Ok(Ok(attempt))
+    }
+
+    async fn withdraw_all(&self, service: &AuthService) -> Result<(), ServiceError> {
+        let store = service.store();
+        for result in join_all(self.keys.iter().map(|key| store.withdraw_failure(key))).await {
+            result?;
+        }
+        Ok(())
+    }
+
+    /// The attempt stays counted (a wrong password, a registration made).
+    pub(crate) fn keep(self) {}
+
+    /// A successful login: clears the first counter (username and address) and takes this
+    /// attempt back from the others, which otherwise keep their counts, so one known password
+    /// cannot reset an attack spread over many addresses or usernames.
+    pub(crate) async fn succeeded(self, service: &AuthService) -> Result<(), ServiceError> {
+        let store = service.store();
+        let results = join_all(self.keys.iter().enumerate().map(|(i, key)| async move {
+            if i == 0 {
+                store.clear_failures(key).await
+            } else {
+                store.withdraw_failure(key).await
+            }
+        }))
+        .await;
+        for result in results {
+            result?;
+        }
+        Ok(())
+    }
+
+    /// The attempt was not decided: it does not count.
+    pub(crate) async fn abandon(&self, service: &AuthService) {
+        if let Err(error) = self.withdraw_all(service).await {
+            tracing::warn!(error = %super::error::error_chain(&error), "could not take back an undecided attempt");
+        }
+    }
+}
