@@ -116,7 +116,7 @@ impl AuthService {
     }
 
     /// Creates users with existing password hashes (checked by the caller with
-    /// [`identify`](crate::foreign_hash::identify) and the import cost limits), in one
+    /// [`identify`] and the import cost limits), in one
     /// transaction; see [`UserStore::import_users`](crate::UserStore::import_users).
     ///
     /// Every foreign hash is first wrapped in Argon2id at the configured parameters, on the

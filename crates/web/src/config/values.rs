@@ -8,8 +8,7 @@ use std::time::Duration;
 /// (RFC 6265bis), and far from any overflow when added to a date.
 pub const MAX_DURATION: Duration = Duration::from_secs(400 * 24 * 60 * 60);
 
-/// A duration written as `"30m"`, `"12h"`, `"30d"`, `"10s"`; more than zero, at most
-/// [`MAX_DURATION`].
+/// A duration written as `"30m"`, `"12h"`, `"30d"`, `"10s"`; more than zero, at most 400 days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConfigDuration(pub Duration);
 
