@@ -71,7 +71,10 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SeaStore, O
     let db = Database::connect(options)
         .await
         .map_err(OpenError::Connect)?;
-    let store = SeaStore::new(db, "sqlite", is_unavailable);
+    // Other processes on the same file announce their changes through a table (migration
+    // m0006), read every few hundred milliseconds.
+    let store = SeaStore::new(db, "sqlite", is_unavailable)
+        .with_change_follower(store_seaorm::changes::poll_change_table);
     store.migrate().await.map_err(OpenError::Migrate)?;
     Ok(store)
 }

@@ -236,6 +236,7 @@ impl Config {
                 .keys
                 .as_ref()
                 .map(|keys| keys.signer(auth_core::service::USERNAME_LOG_KEY)),
+            cache_entries: s.session.cache_entries,
         }
     }
 

@@ -104,6 +104,8 @@ pub struct SessionSettings {
     pub fresh_for: ConfigDuration,
     /// How often expired sessions and stale throttle counters are deleted.
     pub purge_interval: ConfigDuration,
+    /// Live sessions (and their users) kept in memory; 0 turns the cache off.
+    pub cache_entries: u64,
 }
 
 impl Default for SessionSettings {
@@ -118,6 +120,7 @@ impl Default for SessionSettings {
             secure: SecureSetting::Auto,
             fresh_for: ConfigDuration(Duration::from_secs(600)),
             purge_interval: ConfigDuration(Duration::from_secs(600)),
+            cache_entries: auth_core::service::DEFAULT_CACHE_ENTRIES,
         }
     }
 }
