@@ -127,7 +127,15 @@ pub struct HasherConfig {
     pub workers: usize,
     /// Requests allowed to wait for a worker before [`HashError::Busy`].
     pub queue: usize,
+    /// The hashing threads' nice value (0–19; `password.worker_nice`): above request
+    /// handling's 0, so that during a login storm the scheduler gives the cores to requests
+    /// first and to hashes whatever is left, which is nearly everything between requests.
+    pub nice: i32,
 }
+
+/// The default of [`HasherConfig::nice`]: with the Linux scheduler's weights a nice-10 thread
+/// gets about a tenth of a core that a nice-0 thread also wants.
+pub const DEFAULT_WORKER_NICE: i32 = 10;
 
 impl Default for HasherConfig {
     fn default() -> Self {
@@ -135,8 +143,26 @@ impl Default for HasherConfig {
             argon2: Argon2Settings::default(),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             queue: 256,
+            nice: DEFAULT_WORKER_NICE,
         }
     }
+}
+
+/// Lowers the calling thread's scheduling priority to `nice` (Linux: per thread). Failing to is
+/// logged, not fatal: hashing still works, only at request handling's priority.
+fn lower_this_threads_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let thread = rustix::thread::gettid();
+        if let Err(error) = rustix::process::setpriority_process(Some(thread), nice) {
+            tracing::warn!(%error, nice, "cannot lower the hashing thread's priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    tracing::debug!(nice, "hashing threads keep their priority on this system");
 }
 
 /// Counters a test or a metrics endpoint can read.
@@ -213,7 +239,10 @@ impl Argon2Hasher {
             let stats = Arc::clone(&stats);
             std::thread::Builder::new()
                 .name(format!("wristband-hash-{index}"))
-                .spawn(move || worker_loop(&receiver, &params, &stats))
+                .spawn(move || {
+                    lower_this_threads_priority(config.nice);
+                    worker_loop(&receiver, &params, &stats);
+                })
                 .map_err(|e| HashError::Argon2(format!("cannot start a hashing thread: {e}")))?;
         }
         let dummy = phc_string(
@@ -545,6 +574,7 @@ mod tests {
             },
             workers,
             queue,
+            ..HasherConfig::default()
         })
         .unwrap()
     }
@@ -583,6 +613,7 @@ mod tests {
             },
             workers: 1,
             queue: 4,
+            ..HasherConfig::default()
         })
         .unwrap();
         assert_eq!(
@@ -691,6 +722,7 @@ mod tests {
             },
             workers: 1,
             queue: 1,
+            ..HasherConfig::default()
         })
         .unwrap();
         let mut tasks = Vec::new();

@@ -2,9 +2,11 @@
 //! request is answered from here, without a database call.
 //!
 //! Two bounded [moka](https://docs.rs/moka) caches: sessions (by token digest for database
-//! sessions, by public id for cookie sessions) and users (by id). A hit needs both, so ending
-//! every session of a user — a password change, a reset, a deletion, "log out everywhere" — is
-//! one eviction of the user, and every session of theirs is read again from the store once.
+//! sessions, by public id for cookie sessions) and users (by id). A session entry holds the
+//! very user entry it was filled with, and a hit needs that entry to still be the cached one.
+//! So ending every session of a user — a password change, a reset, a deletion, "log out
+//! everywhere" — is one eviction of the user: every session of theirs cached before it misses
+//! and is read from the store again, even after another session has cached the user anew.
 //!
 //! Revocation stays exact:
 //!
@@ -55,6 +57,12 @@ impl CachedSession {
     }
 }
 
+/// A session entry: the session, and the user entry it was filled with.
+struct Entry {
+    session: CachedSession,
+    user: Arc<User>,
+}
+
 /// Taken before a store read whose result may fill the cache: see [`SessionCache::fill`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ticket(u64);
@@ -103,7 +111,7 @@ impl ChangeFeed {
 }
 
 struct Inner {
-    sessions: Cache<SessionKey, Arc<CachedSession>>,
+    sessions: Cache<SessionKey, Arc<Entry>>,
     users: Cache<UserId, Arc<User>>,
     /// Bumped by every eviction; see [`Ticket`].
     generation: AtomicU64,
@@ -157,16 +165,16 @@ impl SessionCache {
         }
     }
 
-    /// The session under `key` and its user, if both are cached and the cache may answer.
-    pub(crate) fn get(&self, key: &SessionKey) -> Option<(Arc<CachedSession>, Arc<User>)> {
+    /// The session under `key` and its user, if both are cached (the user not evicted since
+    /// the session was filled) and the cache may answer.
+    pub(crate) fn get(&self, key: &SessionKey) -> Option<(CachedSession, Arc<User>)> {
         if !self.usable() {
             return None;
         }
-        let found = self
-            .0
-            .sessions
-            .get(key)
-            .and_then(|session| Some((session.clone(), self.0.users.get(&session.user_id())?)));
+        let found = self.0.sessions.get(key).and_then(|entry| {
+            let user = self.0.users.get(&entry.session.user_id())?;
+            Arc::ptr_eq(&user, &entry.user).then(|| (entry.session.clone(), user))
+        });
         let counter = if found.is_some() {
             &self.0.hits
         } else {
@@ -195,8 +203,19 @@ impl SessionCache {
             return;
         }
         let user_id = user.id;
-        self.0.users.insert(user_id, Arc::new(user.clone()));
-        self.0.sessions.insert(key.clone(), Arc::new(session));
+        // The user's entry is shared with their other cached sessions: replacing an equal one
+        // would make them all miss once for nothing.
+        let user = match self.0.users.get(&user_id) {
+            Some(cached) if *cached == *user => cached,
+            _ => {
+                let fresh = Arc::new(user.clone());
+                self.0.users.insert(user_id, fresh.clone());
+                fresh
+            }
+        };
+        self.0
+            .sessions
+            .insert(key.clone(), Arc::new(Entry { session, user }));
         // Checked after the insert: an eviction between the check and the insert would
         // otherwise be undone.
         if self.0.generation.load(Ordering::SeqCst) != ticket.0 {
@@ -277,7 +296,7 @@ mod tests {
             id: UserId(id),
             username: Username::parse(&format!("user{id}")).unwrap(),
             auth_stamp: "stamp".into(),
-            created_at: OffsetDateTime::now_utc(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
         }
     }
 
@@ -301,6 +320,19 @@ mod tests {
         assert!(cache.get(&key(1)).is_none());
         assert_eq!(cache.stats().hits, 1);
         assert_eq!(cache.stats().misses, 1);
+    }
+
+    #[test]
+    fn an_evicted_users_sessions_miss_even_after_another_session_caches_them_again() {
+        let cache = fresh_cache(10);
+        cache.fill(cache.ticket(), key(1), CachedSession::Cookie(UserId(7)), &user(7));
+        cache.fill(cache.ticket(), key(2), CachedSession::Cookie(UserId(7)), &user(7));
+        assert!(cache.get(&key(1)).is_some() && cache.get(&key(2)).is_some());
+        cache.evict_user(UserId(7));
+        // Session 2 is read again (it survived, say, a password change that renewed it).
+        cache.fill(cache.ticket(), key(2), CachedSession::Cookie(UserId(7)), &user(7));
+        assert!(cache.get(&key(2)).is_some());
+        assert!(cache.get(&key(1)).is_none(), "session 1 must be read from the store");
     }
 
     #[test]

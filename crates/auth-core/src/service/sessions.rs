@@ -184,11 +184,11 @@ impl AuthService {
         let key = SessionKey::Token(digest);
         let cache = &self.0.cache;
         let ticket = cache.ticket();
-        let cached = cache.get(&key).and_then(|(session, user)| match &*session {
+        let cached = cache.get(&key).and_then(|(session, user)| match session {
             // A cached copy past a deadline is read again: another process may have seen
             // activity that moved the idle deadline.
             CachedSession::Database(record) if record.is_live(now) => {
-                Some((record.clone(), User::clone(&user)))
+                Some((record, User::clone(&user)))
             }
             _ => None,
         });
@@ -259,8 +259,8 @@ impl AuthService {
         let cache = &self.0.cache;
         let key = SessionKey::Cookie(id);
         let ticket = cache.ticket();
-        let cached = cache.get(&key).and_then(|(session, user)| match &*session {
-            CachedSession::Cookie(owner) if *owner == user_id => Some(User::clone(&user)),
+        let cached = cache.get(&key).and_then(|(session, user)| match session {
+            CachedSession::Cookie(owner) if owner == user_id => Some(User::clone(&user)),
             _ => None,
         });
         let user = match cached {

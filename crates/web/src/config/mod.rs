@@ -254,6 +254,7 @@ impl Config {
                 .unwrap_or_else(|| HasherConfig::default().workers)
                 .max(1),
             queue: p.queue,
+            nice: p.worker_nice,
         }
     }
 }
