@@ -325,14 +325,32 @@ mod tests {
     #[test]
     fn an_evicted_users_sessions_miss_even_after_another_session_caches_them_again() {
         let cache = fresh_cache(10);
-        cache.fill(cache.ticket(), key(1), CachedSession::Cookie(UserId(7)), &user(7));
-        cache.fill(cache.ticket(), key(2), CachedSession::Cookie(UserId(7)), &user(7));
+        cache.fill(
+            cache.ticket(),
+            key(1),
+            CachedSession::Cookie(UserId(7)),
+            &user(7),
+        );
+        cache.fill(
+            cache.ticket(),
+            key(2),
+            CachedSession::Cookie(UserId(7)),
+            &user(7),
+        );
         assert!(cache.get(&key(1)).is_some() && cache.get(&key(2)).is_some());
         cache.evict_user(UserId(7));
         // Session 2 is read again (it survived, say, a password change that renewed it).
-        cache.fill(cache.ticket(), key(2), CachedSession::Cookie(UserId(7)), &user(7));
+        cache.fill(
+            cache.ticket(),
+            key(2),
+            CachedSession::Cookie(UserId(7)),
+            &user(7),
+        );
         assert!(cache.get(&key(2)).is_some());
-        assert!(cache.get(&key(1)).is_none(), "session 1 must be read from the store");
+        assert!(
+            cache.get(&key(1)).is_none(),
+            "session 1 must be read from the store"
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub fn listen_for_changes(
             match PgListener::connect_with(&pool).await {
                 Ok(mut listener) => match listener.listen(CHANNEL).await {
                     Ok(()) => {
-                        tracing::info!("listening for session changes");
+                        tracing::info!("following session changes");
                         pause = HEARTBEAT;
                         follow(&mut listener, &cache, &process, epoch).await;
                     }
