@@ -45,7 +45,13 @@ const SALT: [u8; 16] = *b"wristband-bench!";
 const OUTPUT_LEN: usize = 32;
 
 /// Hashes on `threads` threads for `duration`; a hash counts when it finishes in time.
-pub fn measure(params: Argon2Params, threads: usize, duration: Duration) -> Result<HashRate> {
+/// Each thread calls `on_start` first (to move to the server's core).
+pub fn measure(
+    params: Argon2Params,
+    threads: usize,
+    duration: Duration,
+    on_start: impl Fn() + Sync,
+) -> Result<HashRate> {
     let params = Params::new(
         params.memory_kib,
         params.iterations,
@@ -60,7 +66,12 @@ pub fn measure(params: Argon2Params, threads: usize, duration: Duration) -> Resu
     let failed = AtomicBool::new(false);
     let hashes: u64 = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
-            .map(|_| scope.spawn(|| hash_until(&params, deadline, &failed)))
+            .map(|_| {
+                scope.spawn(|| {
+                    on_start();
+                    hash_until(&params, deadline, &failed)
+                })
+            })
             .collect();
         workers
             .into_iter()
