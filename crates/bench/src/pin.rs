@@ -28,7 +28,9 @@ pub struct Pinning {
 /// The CPUs this process may run on.
 fn allowed_cpus() -> Vec<usize> {
     match sched_getaffinity(None) {
-        Ok(set) => (0..CpuSet::MAX_CPU).filter(|&cpu| set.is_set(cpu)).collect(),
+        Ok(set) => (0..CpuSet::MAX_CPU)
+            .filter(|&cpu| set.is_set(cpu))
+            .collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -61,7 +63,9 @@ impl Pinning {
             cpus: count,
         };
         if !wanted {
-            return unpinned("not pinned (--no-pin): servers and load generator share every core".into());
+            return unpinned(
+                "not pinned (--no-pin): servers and load generator share every core".into(),
+            );
         }
         let [server, load, ..] = cpus[..] else {
             return unpinned(format!(
@@ -73,7 +77,9 @@ impl Pinning {
             return unpinned("not pinned: `taskset` (util-linux) is not available".into());
         }
         if let Err(error) = sched_setaffinity(None, &one_cpu(load)) {
-            return unpinned(format!("not pinned: cannot pin the load generator: {error}"));
+            return unpinned(format!(
+                "not pinned: cannot pin the load generator: {error}"
+            ));
         }
         Pinning {
             server_cpu: Some(server),

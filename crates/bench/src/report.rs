@@ -230,7 +230,15 @@ fn stored_sessions_table(out: &mut String, report: &Report) {
         "\nAuthenticated GET /dashboard with few and with many sessions stored (seeded directly)"
     );
     let headers = [
-        "store", "sessions", "stored", "req/s", "p99 ms", "stored", "req/s", "p99 ms", "cost ratio",
+        "store",
+        "sessions",
+        "stored",
+        "req/s",
+        "p99 ms",
+        "stored",
+        "req/s",
+        "p99 ms",
+        "cost ratio",
     ];
     let rows = report
         .legs
@@ -259,7 +267,10 @@ fn stored_sessions_table(out: &mut String, report: &Report) {
 
 fn goals_table(out: &mut String, report: &Report) {
     let bound = report.settings.rss_bound_bytes;
-    let _ = writeln!(out, "\nGoals (SPEC §8), each a ratio measured within this run");
+    let _ = writeln!(
+        out,
+        "\nGoals (SPEC §8), each a ratio measured within this run"
+    );
     let headers = [
         "store",
         "sessions",
@@ -277,15 +288,23 @@ fn goals_table(out: &mut String, report: &Report) {
             vec![
                 leg.store.to_string(),
                 leg.sessions.to_string(),
-                verdict(leg.dashboard_ratio >= 0.6, format!("{:.2}", leg.dashboard_ratio)),
-                verdict(leg.storm_p99_ratio <= 3.0, format!("{:.2}", leg.storm_p99_ratio)),
+                verdict(
+                    leg.dashboard_ratio >= 0.6,
+                    format!("{:.2}", leg.dashboard_ratio),
+                ),
+                verdict(
+                    leg.storm_p99_ratio <= 3.0,
+                    format!("{:.2}", leg.storm_p99_ratio),
+                ),
                 verdict(leg.login_ratio >= 0.9, format!("{:.2}", leg.login_ratio)),
                 verdict(
                     leg.stored_sessions_cost_ratio <= 1.5,
                     format!("{:.2}", leg.stored_sessions_cost_ratio),
                 ),
                 match leg.peak_rss_bytes {
-                    Some(bytes) => verdict(bytes <= bound, format!("{:.0} MiB", bytes as f64 / MIB)),
+                    Some(bytes) => {
+                        verdict(bytes <= bound, format!("{:.0} MiB", bytes as f64 / MIB))
+                    }
                     None => "?".to_owned(),
                 },
             ]

@@ -669,8 +669,8 @@ async fn raw_hashes(plan: &Plan) -> Result<HashRate> {
             pinning.move_this_thread_to_the_server_cpu();
         })
     })
-        .await
-        .context("the hashing task failed")??;
+    .await
+    .context("the hashing task failed")??;
     let cpu = rate
         .cpu_ms_per_hash
         .map(|ms| format!(", CPU {ms:.1} ms each"))

@@ -44,7 +44,9 @@ pub async fn top_up_sessions(database_url: &str, username_key: &str, total: u64)
         .await
         .context("cannot find the user to seed sessions for")?
         .ok_or_else(|| Error::new(format!("no user {username_key} to seed sessions for")))?;
-    let user_id: i64 = user.try_get("", "id").context("cannot read the user's id")?;
+    let user_id: i64 = user
+        .try_get("", "id")
+        .context("cannot read the user's id")?;
     let now_ms = i64::try_from(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -83,7 +85,9 @@ pub async fn top_up_sessions(database_url: &str, username_key: &str, total: u64)
     .await
     .context("cannot seed sessions")?;
     let stored = count(&db).await?;
-    db.close().await.context("cannot close the seeding connection")?;
+    db.close()
+        .await
+        .context("cannot close the seeding connection")?;
     Ok(stored)
 }
 
@@ -96,7 +100,9 @@ async fn count(db: &DatabaseConnection) -> Result<u64> {
         .await
         .context("cannot count the stored sessions")?
         .ok_or_else(|| Error::new("COUNT(*) returned no row"))?;
-    let n: i64 = row.try_get("", "n").context("cannot read the session count")?;
+    let n: i64 = row
+        .try_get("", "n")
+        .context("cannot read the session count")?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
