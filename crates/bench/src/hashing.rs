@@ -134,7 +134,7 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         };
-        let rate = measure(params, 2, Duration::from_millis(50)).unwrap();
+        let rate = measure(params, 2, Duration::from_millis(50), || {}).unwrap();
         assert_eq!(rate.threads, 2);
         assert!(rate.hashes > 0);
         assert!(rate.per_second > 0.0);
@@ -147,6 +147,6 @@ mod tests {
             iterations: 0,
             parallelism: 1,
         };
-        assert!(measure(params, 1, Duration::from_millis(10)).is_err());
+        assert!(measure(params, 1, Duration::from_millis(10), || {}).is_err());
     }
 }
