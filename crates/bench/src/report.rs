@@ -74,8 +74,8 @@ fn header(out: &mut String, report: &Report) {
     let _ = writeln!(out, "  server    {}", settings.wristband.display());
     let _ = writeln!(
         out,
-        "  pinning   {}; hashing threads at nice {}",
-        settings.pinning.note, settings.worker_nice
+        "  pinning   {}; password.worker_priority = {}",
+        settings.pinning.note, settings.worker_priority
     );
     if settings.quick {
         let _ = writeln!(

@@ -65,9 +65,9 @@ pub struct Options {
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
 
-    /// `password.worker_nice` for the server (0 hashes at request handling's priority).
-    #[arg(long, default_value_t = 10, value_name = "NICE")]
-    pub worker_nice: i32,
+    /// `password.worker_priority` for the server: idle, low or normal.
+    #[arg(long, default_value = "idle", value_name = "PRIORITY")]
+    pub worker_priority: String,
 
     /// Stored sessions of the last phase, against 1,000 in the one before.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
@@ -175,8 +175,8 @@ pub struct Settings {
     pub postgres: Option<String>,
     /// Where the servers and the load generator ran.
     pub pinning: Pinning,
-    /// `password.worker_nice`.
-    pub worker_nice: i32,
+    /// `password.worker_priority`.
+    pub worker_priority: String,
     /// Stored sessions in the "few" and "many" phases (at least; storm logins add some).
     pub stored_sessions: (u64, u64),
     /// A `--quick` smoke run: the figures mean nothing.
@@ -251,7 +251,7 @@ struct Plan {
     duration: Duration,
     legs: Vec<(Store, SessionMode)>,
     workers: usize,
-    worker_nice: i32,
+    worker_priority: String,
     argon2: Argon2Params,
     many_sessions: u64,
     pinning: Pinning,
@@ -379,7 +379,7 @@ pub async fn run(options: &Options, pinning: Pinning) -> Result<Report> {
             bare_page_bytes: crate::bare::PAGE.len(),
             postgres: postgres_description,
             pinning: plan.pinning.clone(),
-            worker_nice: plan.worker_nice,
+            worker_priority: plan.worker_priority.clone(),
             stored_sessions: (FEW_SESSIONS, plan.many_sessions),
             quick: options.quick,
             wristband: plan.wristband,
@@ -440,8 +440,8 @@ fn plan(options: &Options, pinning: Pinning) -> Result<Plan> {
             }
         }
     }
-    if !(0..=19).contains(&options.worker_nice) {
-        return Err(Error::new("--worker-nice must be between 0 and 19"));
+    if !["idle", "low", "normal"].contains(&options.worker_priority.as_str()) {
+        return Err(Error::new("--worker-priority must be idle, low or normal"));
     }
     Ok(Plan {
         wristband,
@@ -458,7 +458,7 @@ fn plan(options: &Options, pinning: Pinning) -> Result<Plan> {
             .workers
             .unwrap_or_else(|| pinning.server_cpus())
             .max(1),
-        worker_nice: options.worker_nice,
+        worker_priority: options.worker_priority.clone(),
         many_sessions: if options.quick {
             options.many_sessions.min(QUICK_MANY_SESSIONS)
         } else {
@@ -712,7 +712,7 @@ fn wristband_command(
     let memory = plan.argon2.memory_kib.to_string();
     let iterations = plan.argon2.iterations.to_string();
     let parallelism = plan.argon2.parallelism.to_string();
-    let nice = plan.worker_nice.to_string();
+
     command.envs([
         ("DATABASE_URL", database_url),
         ("SECRET_KEY", SECRET_KEY),
@@ -723,7 +723,7 @@ fn wristband_command(
         ("WRISTBAND_PASSWORD__ARGON2__MEMORY_KIB", &memory),
         ("WRISTBAND_PASSWORD__ARGON2__ITERATIONS", &iterations),
         ("WRISTBAND_PASSWORD__ARGON2__PARALLELISM", &parallelism),
-        ("WRISTBAND_PASSWORD__WORKER_NICE", &nice),
+        ("WRISTBAND_PASSWORD__WORKER_PRIORITY", &plan.worker_priority),
         ("WRISTBAND_LOGIN__MAX_FAILURES", GENEROUS_LIMIT),
         ("WRISTBAND_LOGIN__MAX_FAILURES_PER_ACCOUNT", GENEROUS_LIMIT),
         ("WRISTBAND_LOGIN__MAX_FAILURES_PER_ADDRESS", GENEROUS_LIMIT),

@@ -254,7 +254,7 @@ impl Config {
                 .unwrap_or_else(|| HasherConfig::default().workers)
                 .max(1),
             queue: p.queue,
-            nice: p.worker_nice,
+            priority: p.worker_priority,
         }
     }
 }

@@ -162,8 +162,8 @@ pub struct PasswordSettings {
     pub workers: Option<usize>,
     /// Logins allowed to wait for a hashing thread.
     pub queue: usize,
-    /// The hashing threads' nice value (0–19): how far below request handling they run.
-    pub worker_nice: i32,
+    /// How the hashing threads are scheduled against request handling.
+    pub worker_priority: auth_core::hasher::WorkerPriority,
     /// The most an imported (foreign) hash may cost; costlier ones are refused at import.
     pub import_max_cost: ImportCostLimits,
 }
@@ -177,7 +177,7 @@ impl Default for PasswordSettings {
             argon2: Argon2Section::default(),
             workers: None,
             queue: 256,
-            worker_nice: auth_core::hasher::DEFAULT_WORKER_NICE,
+            worker_priority: auth_core::hasher::WorkerPriority::Idle,
             import_max_cost: ImportCostLimits::default(),
         }
     }

@@ -98,9 +98,6 @@ pub fn validate(settings: &Settings) -> Result<(), ConfigError> {
         in_range("password.workers", workers, 1, MAX_WORKERS)?;
     }
     in_range("password.queue", p.queue, 1, MAX_QUEUE)?;
-    // 19 is the lowest priority there is; below 0 would need privileges and rank hashing
-    // above requests.
-    in_range("password.worker_nice", p.worker_nice, 0, 19)?;
     let a = &p.argon2;
     in_range(
         "password.argon2.memory_kib",
