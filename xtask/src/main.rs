@@ -2,11 +2,12 @@
 //!
 //! - `test`: the whole test suite, against SQLite and a PostgreSQL cluster that it starts itself
 //!   unless `WRISTBAND_TEST_POSTGRES_URL` names one;
-//! - `ci`: what `.ci/run` runs: formatting, clippy and rustdoc with warnings denied, then `test`;
+//! - `ci`: what `.ci/run` runs: formatting, clippy and rustdoc with warnings denied, `test`,
+//!   then `bench --quick`;
 //! - `pg`: a development PostgreSQL in `target/dev-postgres`, running until Ctrl-C;
 //! - `fuzz`: the coverage-guided fuzz targets of `fuzz/` under AFL++, with their figures;
-//! - `bench`: builds the release server and the `bench` crate, then runs `wristband-bench`
-//!   (the load generator and the run live there; see that crate).
+//! - `bench`: builds the release server and the `bench` crate (the debug build for `--quick`),
+//!   then runs `wristband-bench` (the load generator and the run live there; see that crate).
 //!
 //! Only the standard library, `ctrlc` and the workspace's `pg-cluster` (which starts and stops
 //! the clusters; std only) are used, so the tasks build quickly on a fresh clone.
@@ -37,17 +38,20 @@ Tasks:
                   against SQLite and PostgreSQL. Uses cargo-nextest when installed, else
                   `cargo test`; ARGS go to that runner (doc tests run first, in full).
   ci              What CI runs (`.ci/run`): `cargo fmt --check`, clippy and rustdoc with
-                  warnings denied, then `test`. Stops at the first failing step.
+                  warnings denied, `test`, then `bench -- --quick`. Stops at the first
+                  failing step.
   pg              Start a development PostgreSQL in target/dev-postgres (kept between runs),
                   print its URL, and keep it running until Ctrl-C.
   bench [-- ARGS] Build `wristband` and the benchmark in release mode, then measure, for each
-                  store (sqlite, postgres) and session mode (database, cookie): authenticated
-                  GET /dashboard req/s as a ratio to a bare axum server, its p50/p99 latency
-                  alone and during a login storm, logins/s as a ratio to raw Argon2id
-                  hashes/s, and the server's peak RSS. Starts a throw-away PostgreSQL; takes
-                  a few minutes. Tables on stdout, JSON in target/bench/results.json. ARGS go
-                  to `wristband-bench` (e.g. `-- --duration 10s --stores sqlite`; `-- --help`
-                  lists them).
+                  store (sqlite, postgres) and session mode (database, cookie), the server on
+                  one core and the load generator on another: authenticated GET /dashboard
+                  req/s as a ratio to a bare axum server, its p50/p99 latency alone and
+                  during a login storm, logins/s as a ratio to raw Argon2id hashes/s, the
+                  cost with 1,000 and 1,000,000 stored sessions, and the server's peak RSS.
+                  Starts a throw-away PostgreSQL; takes about ten minutes. Tables on stdout,
+                  JSON in target/bench/results.json. ARGS go to `wristband-bench` (e.g.
+                  `-- --duration 10s --stores sqlite`; `-- --quick` for a smoke run on the
+                  debug build; `-- --help` lists them).
   fuzz [--time S] [TARGET…]
                   Run the fuzz targets of fuzz/ (session_cookie, foreign_hash, import_file,
                   config_values) under AFL++ for S seconds each (default 600), installing

@@ -56,32 +56,62 @@ pub fn pg() -> Result {
 /// `cargo xtask bench`: builds the server and the benchmark in release mode, then replaces
 /// this process with `wristband-bench` (so that Ctrl-C reaches it directly and it cleans up its
 /// servers and cluster itself), telling it where the binaries are; `extra` follows, so it can
-/// override those paths too.
+/// override those paths too. With `--quick` (a smoke run whose figures mean nothing) the
+/// debug build is used, which the tests have built already.
 pub fn bench(extra: &[OsString]) -> Result {
-    let mut build = cargo(["build", "--release", "-p", "wristband", "-p", "bench"]);
-    println!("==> build: {}", process::describe(&build));
-    let status = process::run(&mut build)?;
-    if !status.success() {
-        return Err(Failure::Error(format!(
-            "the release build failed ({status})"
-        )));
-    }
-    let release =
-        target_dir(&cargo::workspace_root(), env::var_os("CARGO_TARGET_DIR")).join("release");
-    let mut run = Command::new(release.join("wristband-bench"));
-    run.current_dir(cargo::workspace_root())
-        .arg("--wristband")
-        .arg(release.join("wristband"))
-        .arg("--bare")
-        .arg(release.join("bench-bare"))
-        .args(extra);
+    let mut run = built_bench(extra)?;
     println!("==> bench: {}", process::describe(&run));
     // Only returns when the program could not be started.
     let error = run.exec();
     Err(Failure::Error(format!(
         "cannot run {}: {error}",
-        release.join("wristband-bench").display()
+        run.get_program().to_string_lossy()
     )))
+}
+
+/// Builds the server and the benchmark (release, or debug for `--quick`) and returns the
+/// benchmark's command with `extra` appended.
+fn built_bench(extra: &[OsString]) -> Result<Command> {
+    let quick = extra.iter().any(|arg| arg == "--quick");
+    let (profile_args, profile_dir): (&[&str], &str) = if quick {
+        (&[], "debug")
+    } else {
+        (&["--release"], "release")
+    };
+    let mut build = cargo(["build", "-p", "wristband", "-p", "bench"]);
+    build.args(profile_args);
+    println!("==> build: {}", process::describe(&build));
+    let status = process::run(&mut build)?;
+    if !status.success() {
+        return Err(Failure::Error(format!(
+            "the {profile_dir} build failed ({status})"
+        )));
+    }
+    let binaries =
+        target_dir(&cargo::workspace_root(), env::var_os("CARGO_TARGET_DIR")).join(profile_dir);
+    let mut run = Command::new(binaries.join("wristband-bench"));
+    run.current_dir(cargo::workspace_root())
+        .arg("--wristband")
+        .arg(binaries.join("wristband"))
+        .arg("--bare")
+        .arg(binaries.join("bench-bare"))
+        .args(extra);
+    Ok(run)
+}
+
+/// `cargo xtask bench --quick` as a CI step: proves the benchmark runs on every leg.
+fn bench_smoke_step(summary: &mut Summary) -> Result {
+    let started = Instant::now();
+    let mut run = match built_bench(&[OsString::from("--quick")]) {
+        Ok(run) => run,
+        Err(Failure::Error(error)) => {
+            eprintln!("xtask: {error}");
+            summary.record("bench --quick", false, error, started);
+            return Err(Failure::Failed);
+        }
+        Err(other) => return Err(other),
+    };
+    ci_step(summary, "bench --quick", &mut run)
 }
 
 /// Cargo's target folder: `$CARGO_TARGET_DIR` (relative to the workspace root, as cargo reads
@@ -131,7 +161,8 @@ fn ci_steps(summary: &mut Summary) -> Result {
     );
     ci_step(summary, "doc", &mut doc)?;
 
-    test_steps(&[], summary)
+    test_steps(&[], summary)?;
+    bench_smoke_step(summary)
 }
 
 /// Every path ARCHITECTURE.md names must exist (see [`crate::tidy`]).

@@ -58,6 +58,7 @@ pub mod password_policy;
 pub mod secret;
 pub mod service;
 pub mod session;
+pub mod session_cache;
 pub mod store;
 pub mod throttle;
 pub mod username;
@@ -75,6 +76,7 @@ pub use service::{AuthService, Client, ServiceError, ServiceSettings, SessionSto
 pub use session::{
     NewSession, SessionId, SessionRecord, SessionTimeouts, SessionToken, SessionTouch, TokenDigest,
 };
+pub use session_cache::SessionCache;
 pub use store::{AuthStore, SessionStore, StoreError, User, UserCredentials, UserId, UserStore};
 pub use throttle::{
     FailureCount, FailureCounterStore, LoginThrottle, RetryAfter, ThrottleKey, ThrottleScope,

@@ -27,6 +27,7 @@
 
 use crate::secret::PasswordHashString;
 use crate::session::{NewSession, SessionId, SessionRecord, SessionTouch, TokenDigest};
+use crate::session_cache::SessionCache;
 use crate::username::Username;
 use async_trait::async_trait;
 use std::fmt;
@@ -321,6 +322,20 @@ pub trait AuthStore: UserStore + SessionStore + crate::throttle::FailureCounterS
 
     /// The backend's name, for logs (`"sqlite"`, `"postgres"`).
     fn backend_name(&self) -> &'static str;
+
+    /// Starts a task that follows every change to sessions and users committed by anyone — other
+    /// processes, this one, a script writing to the database — evicting the users it names from
+    /// `cache`, and reporting in to keep the cache's feed fresh
+    /// ([`SessionCache::feed_fresh_at`]) at least every few hundred milliseconds; when it loses
+    /// the database it calls [`SessionCache::feed_lost`] and retries. `None` when nothing is
+    /// followed.
+    ///
+    /// The default follows nothing, so the cache is never trusted and every request reads the
+    /// store: correct for a store that cannot announce its changes.
+    fn follow_changes(&self, cache: SessionCache) -> Option<tokio::task::JoinHandle<()>> {
+        drop(cache);
+        None
+    }
 }
 
 /// What [`AuthStore::change_password`] did.

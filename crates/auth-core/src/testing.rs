@@ -55,6 +55,8 @@ macro_rules! store_conformance_tests {
             failure_counters_are_isolated_by_key,
             concurrent_failures_count_exactly,
             withdrawing_a_failure_takes_one_back,
+            batched_attempts_count_and_settle_every_key,
+            concurrent_batched_attempts_count_exactly,
             import_creates_new_users_and_never_overwrites_existing_ones,
             import_all_or_nothing_writes_nothing_when_a_name_exists,
             import_dry_run_writes_nothing,
@@ -1021,6 +1023,66 @@ pub async fn withdrawing_a_failure_takes_one_back<S: AuthStore>(store: &S) {
         .withdraw_failure(&ThrottleKey::account("never-failed"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A login attempt's counters recorded together come back in the order given, each counted
+/// once; settling a success clears the first and withdraws the others.
+pub async fn batched_attempts_count_and_settle_every_key<S: AuthStore>(store: &S) {
+    use crate::throttle::ThrottleKey;
+    let now = now_ms();
+    let keys = [
+        (throttle_key("zoe", "203.0.113.9"), Duration::from_secs(900)),
+        (ThrottleKey::account("zoe"), Duration::from_secs(3600)),
+    ];
+    for expected in 1..=3 {
+        let counted = store
+            .record_failures(&keys, now)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<_> = counted
+            .iter()
+            .map(|c| (c.count, c.window_ends_at))
+            .collect();
+        assert_eq!(
+            got,
+            [(expected, now + keys[0].1), (expected, now + keys[1].1)]
+        );
+    }
+    store
+        .clear_and_withdraw(Some(&keys[0].0), &[keys[1].0.clone()])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let only_keys: Vec<ThrottleKey> = keys.iter().map(|(key, _)| key.clone()).collect();
+    assert_eq!(counts(store, &only_keys, now).await, [None, Some(2)]);
+}
+
+/// Concurrent attempts sharing counters (one address, many usernames) lose no count and do
+/// not deadlock one another.
+pub async fn concurrent_batched_attempts_count_exactly<S: AuthStore>(store: &S) {
+    use crate::throttle::ThrottleKey;
+    const TASKS: u32 = 20;
+    let now = now_ms();
+    let window = Duration::from_secs(900);
+    let shared = ThrottleKey::address("198.51.100.4".parse().unwrap_or_else(|e| panic!("{e}")));
+    let attempts: Vec<Vec<(ThrottleKey, Duration)>> = (0..TASKS)
+        .map(|n| {
+            vec![
+                (throttle_key(&format!("user{n}"), "198.51.100.4"), window),
+                (ThrottleKey::account(&format!("user{n}")), window),
+                (shared.clone(), window),
+            ]
+        })
+        .collect();
+    let results = futures_util::future::join_all(
+        attempts.iter().map(|keys| store.record_failures(keys, now)),
+    )
+    .await;
+    let mut seen: Vec<u32> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("concurrent batch: {e}"))[2].count)
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=TASKS).collect::<Vec<_>>());
 }
 
 // ---- Importing users with existing hashes (`UserStore::import_users`). ----

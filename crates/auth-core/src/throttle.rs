@@ -230,6 +230,39 @@ pub trait FailureCounterStore: Send + Sync {
 
     /// Deletes every counter whose window has ended at `now`; returns how many.
     async fn purge_expired_failures(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// [`record_failure`](Self::record_failure) for each `(key, window)`, the counters after it
+    /// in the same order. A store should do it in one transaction (one commit per login
+    /// attempt instead of one per counter); the default records them one by one.
+    async fn record_failures(
+        &self,
+        keys: &[(ThrottleKey, Duration)],
+        now: OffsetDateTime,
+    ) -> Result<Vec<FailureCount>, StoreError> {
+        let mut counts = Vec::with_capacity(keys.len());
+        for (key, window) in keys {
+            counts.push(self.record_failure(key, *window, now).await?);
+        }
+        Ok(counts)
+    }
+
+    /// [`clear_failures`](Self::clear_failures) for `cleared` and
+    /// [`withdraw_failure`](Self::withdraw_failure) for each of `withdrawn`: what a successful
+    /// login does, and (with nothing cleared) an undecided one. A store should do it in one
+    /// transaction; the default does them one by one.
+    async fn clear_and_withdraw(
+        &self,
+        cleared: Option<&ThrottleKey>,
+        withdrawn: &[ThrottleKey],
+    ) -> Result<(), StoreError> {
+        if let Some(key) = cleared {
+            self.clear_failures(key).await?;
+        }
+        for key in withdrawn {
+            self.withdraw_failure(key).await?;
+        }
+        Ok(())
+    }
 }
 
 /// How long a refused client must wait.

@@ -41,6 +41,7 @@ fn hasher() -> Argon2Hasher {
         },
         workers: 2,
         queue: 64,
+        ..HasherConfig::default()
     })
     .unwrap()
 }

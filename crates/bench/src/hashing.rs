@@ -45,7 +45,13 @@ const SALT: [u8; 16] = *b"wristband-bench!";
 const OUTPUT_LEN: usize = 32;
 
 /// Hashes on `threads` threads for `duration`; a hash counts when it finishes in time.
-pub fn measure(params: Argon2Params, threads: usize, duration: Duration) -> Result<HashRate> {
+/// Each thread calls `on_start` first (to move to the server's core).
+pub fn measure(
+    params: Argon2Params,
+    threads: usize,
+    duration: Duration,
+    on_start: impl Fn() + Sync,
+) -> Result<HashRate> {
     let params = Params::new(
         params.memory_kib,
         params.iterations,
@@ -60,7 +66,12 @@ pub fn measure(params: Argon2Params, threads: usize, duration: Duration) -> Resu
     let failed = AtomicBool::new(false);
     let hashes: u64 = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
-            .map(|_| scope.spawn(|| hash_until(&params, deadline, &failed)))
+            .map(|_| {
+                scope.spawn(|| {
+                    on_start();
+                    hash_until(&params, deadline, &failed)
+                })
+            })
             .collect();
         workers
             .into_iter()
@@ -123,7 +134,7 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         };
-        let rate = measure(params, 2, Duration::from_millis(50)).unwrap();
+        let rate = measure(params, 2, Duration::from_millis(50), || {}).unwrap();
         assert_eq!(rate.threads, 2);
         assert!(rate.hashes > 0);
         assert!(rate.per_second > 0.0);
@@ -136,6 +147,6 @@ mod tests {
             iterations: 0,
             parallelism: 1,
         };
-        assert!(measure(params, 1, Duration::from_millis(10)).is_err());
+        assert!(measure(params, 1, Duration::from_millis(10), || {}).is_err());
     }
 }

@@ -81,6 +81,26 @@ pub fn tree_cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks as f64 / USER_HZ)
 }
 
+/// Process `pid` and its direct children (a PostgreSQL postmaster's processes).
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let mut tree = vec![pid];
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if stat_of(child).is_some_and(|stat| stat.ppid == pid) {
+                tree.push(child);
+            }
+        }
+    }
+    tree
+}
+
 /// Processes whose CPU time is counted together: a server, plus (for PostgreSQL) the database
 /// server's process tree.
 #[derive(Debug, Clone, Default)]

@@ -14,6 +14,8 @@ pub fn render(report: &Report) -> String {
     header(&mut out, report);
     dashboard_table(&mut out, report);
     login_table(&mut out, report);
+    stored_sessions_table(&mut out, report);
+    goals_table(&mut out, report);
     problems(&mut out, report);
     out
 }
@@ -70,6 +72,18 @@ fn header(out: &mut String, report: &Report) {
         let _ = writeln!(out, "  postgres  {postgres}");
     }
     let _ = writeln!(out, "  server    {}", settings.wristband.display());
+    let _ = writeln!(
+        out,
+        "  pinning   {}; password.worker_priority = {}",
+        settings.pinning.note, settings.worker_priority
+    );
+    if settings.quick {
+        let _ = writeln!(
+            out,
+            "  QUICK     a smoke run (--quick): phases of {:.1} s, {} stored sessions; the figures mean nothing",
+            settings.phase_seconds, settings.stored_sessions.1
+        );
+    }
     let busiest = machine
         .load_average_at_start
         .into_iter()
@@ -193,10 +207,10 @@ fn login_table(out: &mut String, report: &Report) {
     let _ = writeln!(
         out,
         "  ratio     = logins/s ÷ raw Argon2id hashes/s in-process on {} threads (the hash phases \
-         run just before and just after, their mean is the baseline)\n  \
+         run just before and just after, their mean is the baseline; on the server's core)\n  \
          CPU ratio = server CPU time per login ÷ CPU time per raw hash (1 + what a login costs \
          beyond its hash)\n  \
-         peak RSS  = the server's VmHWM over the leg; bound = 64 MiB + 2 × CPUs × memory_kib = \
+         peak RSS  = the server's VmHWM over the leg; bound = 64 MiB + 2 × server CPUs × memory_kib = \
          {:.1} MiB",
         settings.workers,
         settings.rss_bound_bytes as f64 / MIB,
@@ -208,6 +222,95 @@ fn login_table(out: &mut String, report: &Report) {
             bytes as f64 / MIB
         );
     }
+}
+
+fn stored_sessions_table(out: &mut String, report: &Report) {
+    let _ = writeln!(
+        out,
+        "\nAuthenticated GET /dashboard with few and with many sessions stored (seeded directly)"
+    );
+    let headers = [
+        "store",
+        "sessions",
+        "stored",
+        "req/s",
+        "p99 ms",
+        "stored",
+        "req/s",
+        "p99 ms",
+        "cost ratio",
+    ];
+    let rows = report
+        .legs
+        .iter()
+        .map(|leg| {
+            vec![
+                leg.store.to_string(),
+                leg.sessions.to_string(),
+                leg.stored_sessions.0.to_string(),
+                format!("{:.0}", leg.dashboard_few_stored.per_second),
+                format!("{:.2}", leg.dashboard_few_stored.latency.p99_ms),
+                leg.stored_sessions.1.to_string(),
+                format!("{:.0}", leg.dashboard_many_stored.per_second),
+                format!("{:.2}", leg.dashboard_many_stored.latency.p99_ms),
+                format!("{:.3}", leg.stored_sessions_cost_ratio),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(out, &headers, &rows);
+    let _ = writeln!(
+        out,
+        "  cost ratio = req/s with few ÷ req/s with many stored (the cost of a request with many, \
+         relative to few)"
+    );
+}
+
+fn goals_table(out: &mut String, report: &Report) {
+    let bound = report.settings.rss_bound_bytes;
+    let _ = writeln!(
+        out,
+        "\nGoals (SPEC §8), each a ratio measured within this run"
+    );
+    let headers = [
+        "store",
+        "sessions",
+        "GET ≥ 0.6 × bare",
+        "storm p99 ≤ 3 × idle",
+        "logins ≥ 0.9 × hashes",
+        "1M stored ≤ 1.5 × 1k",
+        "RSS ≤ bound",
+    ];
+    let verdict = |met: bool, text: String| format!("{text} {}", if met { "ok" } else { "MISSED" });
+    let rows = report
+        .legs
+        .iter()
+        .map(|leg| {
+            vec![
+                leg.store.to_string(),
+                leg.sessions.to_string(),
+                verdict(
+                    leg.dashboard_ratio >= 0.6,
+                    format!("{:.2}", leg.dashboard_ratio),
+                ),
+                verdict(
+                    leg.storm_p99_ratio <= 3.0,
+                    format!("{:.2}", leg.storm_p99_ratio),
+                ),
+                verdict(leg.login_ratio >= 0.9, format!("{:.2}", leg.login_ratio)),
+                verdict(
+                    leg.stored_sessions_cost_ratio <= 1.5,
+                    format!("{:.2}", leg.stored_sessions_cost_ratio),
+                ),
+                match leg.peak_rss_bytes {
+                    Some(bytes) => {
+                        verdict(bytes <= bound, format!("{:.0} MiB", bytes as f64 / MIB))
+                    }
+                    None => "?".to_owned(),
+                },
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(out, &headers, &rows);
 }
 
 /// `value` with `decimals` decimals, or `?`.
@@ -225,6 +328,8 @@ fn problems(out: &mut String, report: &Report) {
             ("GET /dashboard during storm", &leg.dashboard_during_storm),
             ("POST /login during GET load", &leg.logins_during_load),
             ("POST /login", &leg.logins),
+            ("GET /dashboard, few stored", &leg.dashboard_few_stored),
+            ("GET /dashboard, many stored", &leg.dashboard_many_stored),
         ];
         for (name, outcome) in phases {
             if outcome.had_errors() {

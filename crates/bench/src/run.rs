@@ -16,6 +16,7 @@ use crate::hashing::{self, Argon2Params, HashRate};
 use crate::http::RequestTemplate;
 use crate::load::{self, LoadOutcome};
 use crate::machine::{self, CpuMeter, Machine};
+use crate::pin::Pinning;
 use crate::postgres::Postgres;
 use crate::server::{Server, free_loopback_addr};
 use crate::setup;
@@ -39,10 +40,10 @@ pub struct Options {
     pub connections: usize,
 
     /// Connections of the login storm (`POST /login` in a loop, each as its own user).
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(long, default_value_t = 32, value_name = "N")]
     pub storm_connections: usize,
 
-    /// Length of each measured phase (seven per leg), e.g. `5s`, `1500ms`.
+    /// Length of each measured phase (nine per leg), e.g. `5s`, `1500ms`.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub duration: Duration,
 
@@ -60,9 +61,26 @@ pub struct Options {
     pub postgres_url: Option<String>,
 
     /// `password.workers` for the server, and the threads of the raw Argon2id baseline.
-    /// Default: the number of CPUs (the server's own default).
+    /// Default: the server's CPUs (1 when pinned; the server's own default).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+
+    /// `password.worker_priority` for the server: idle, low or normal.
+    #[arg(long, default_value = "idle", value_name = "PRIORITY")]
+    pub worker_priority: String,
+
+    /// Stored sessions of the last phase, against 1,000 in the one before.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub many_sessions: u64,
+
+    /// Do not pin the servers and the load generator to cores of their own.
+    #[arg(long)]
+    pub no_pin: bool,
+
+    /// A smoke run (CI): every phase for 300 ms and 20,000 stored sessions instead of a
+    /// million. Proves the benchmark works; its figures mean nothing.
+    #[arg(long)]
+    pub quick: bool,
 
     /// `password.argon2.memory_kib`.
     #[arg(long, default_value_t = 19_456, value_name = "KIB")]
@@ -148,12 +166,21 @@ pub struct Settings {
     pub argon2: Argon2Params,
     /// `password.workers`, and the raw baseline's threads.
     pub workers: usize,
-    /// The contract's bound on the server's peak memory: 64 MiB + 2 × CPUs × `memory_kib`.
+    /// The contract's bound on the server's peak memory: 64 MiB + 2 × CPUs × `memory_kib`,
+    /// CPUs being the server's (1 when pinned).
     pub rss_bound_bytes: u64,
     /// The bare server's page size, in bytes.
     pub bare_page_bytes: usize,
     /// The PostgreSQL used, when a postgres leg ran.
     pub postgres: Option<String>,
+    /// Where the servers and the load generator ran.
+    pub pinning: Pinning,
+    /// `password.worker_priority`.
+    pub worker_priority: String,
+    /// Stored sessions in the "few" and "many" phases (at least; storm logins add some).
+    pub stored_sessions: (u64, u64),
+    /// A `--quick` smoke run: the figures mean nothing.
+    pub quick: bool,
     /// The server binary.
     pub wristband: PathBuf,
 }
@@ -188,6 +215,17 @@ pub struct Leg {
     pub raw_hashes_after: HashRate,
     /// Raw hashes per second: the mean of phases 5 and 7, which bracket phase 6.
     pub raw_hashes_per_second: f64,
+    /// Phase 8: authenticated `GET /dashboard` with about 1,000 sessions stored…
+    pub dashboard_few_stored: LoadOutcome,
+    /// …phase 9: the same with about 1,000,000 stored.
+    pub dashboard_many_stored: LoadOutcome,
+    /// Sessions stored in phases 8 and 9.
+    pub stored_sessions: (u64, u64),
+    /// The cost of a request with many sessions stored over its cost with few
+    /// (`dashboard_few_stored.per_second / dashboard_many_stored.per_second`; goal ≤ 1.5).
+    pub stored_sessions_cost_ratio: f64,
+    /// `dashboard_during_storm` p99 over `dashboard` p99 (goal ≤ 3).
+    pub storm_p99_ratio: f64,
     /// `dashboard.per_second / bare_per_second`.
     pub dashboard_ratio: f64,
     /// `logins.per_second / raw_hashes_per_second`.
@@ -213,22 +251,38 @@ struct Plan {
     duration: Duration,
     legs: Vec<(Store, SessionMode)>,
     workers: usize,
+    worker_priority: String,
     argon2: Argon2Params,
+    many_sessions: u64,
+    pinning: Pinning,
 }
+
+/// Stored sessions of phase 8.
+const FEW_SESSIONS: u64 = 1_000;
+/// Stored sessions of phase 9 in a `--quick` run.
+const QUICK_MANY_SESSIONS: u64 = 20_000;
+/// Phase length of a `--quick` run.
+const QUICK_PHASE: Duration = Duration::from_millis(300);
+/// The user the seeded sessions belong to (a storm user: never a dashboard one).
+const SEEDED_USER: &str = "bench-storm-000";
 
 /// A 64-hex-digit key for the throw-away servers (their databases die with the run).
 const SECRET_KEY: &str = "62656e63682d6f6e6c792d6b65792d6e6f742d7365637265742d617420616c6c";
 /// Set so that the login storm is never throttled, however the attempts interleave.
 const GENEROUS_LIMIT: &str = "1000000000";
 
-/// Runs the benchmark; progress goes to stderr.
-pub async fn run(options: &Options) -> Result<Report> {
-    let plan = plan(options)?;
+/// Runs the benchmark with the pinning already applied to this process; progress goes to
+/// stderr.
+pub async fn run(options: &Options, pinning: Pinning) -> Result<Report> {
+    let plan = plan(options, pinning)?;
+    eprintln!("==> pinning: {}", plan.pinning.note);
     let started_unix_seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
     let mut machine = Machine::now();
-    let cpus = machine.cpus as u64;
+    // The machine's CPUs, not this (pinned) process's; the bound counts the server's.
+    machine.cpus = plan.pinning.cpus;
+    let cpus = plan.pinning.server_cpus() as u64;
     let rss_bound_bytes = 64 * 1024 * 1024 + 2 * cpus * u64::from(plan.argon2.memory_kib) * 1024;
     let work = tempfile::Builder::new()
         .prefix("wristband-bench-")
@@ -236,7 +290,7 @@ pub async fn run(options: &Options) -> Result<Report> {
         .context("cannot create a temporary folder")?;
 
     let bare_addr = free_loopback_addr()?;
-    let mut bare_command = Command::new(&plan.bare);
+    let mut bare_command = plan.pinning.server_command(&plan.bare);
     bare_command
         .arg("--bind")
         .arg(bare_addr.to_string())
@@ -253,7 +307,13 @@ pub async fn run(options: &Options) -> Result<Report> {
     let mut postgres = if plan.legs.iter().any(|(store, _)| *store == Store::Postgres) {
         let postgres = match &options.postgres_url {
             Some(url) => Postgres::existing(url.clone()),
-            None => Postgres::throwaway().await?,
+            None => {
+                let postgres = Postgres::throwaway().await?;
+                if let Some(postmaster) = postgres.postmaster_pid() {
+                    plan.pinning.move_tree_to_the_server_cpu(postmaster);
+                }
+                postgres
+            }
         };
         eprintln!("==> PostgreSQL: {}", postgres.description);
         Some(postgres)
@@ -318,6 +378,10 @@ pub async fn run(options: &Options) -> Result<Report> {
             rss_bound_bytes,
             bare_page_bytes: crate::bare::PAGE.len(),
             postgres: postgres_description,
+            pinning: plan.pinning.clone(),
+            worker_priority: plan.worker_priority.clone(),
+            stored_sessions: (FEW_SESSIONS, plan.many_sessions),
+            quick: options.quick,
             wristband: plan.wristband,
         },
         legs,
@@ -342,7 +406,7 @@ pub fn default_out() -> Result<PathBuf> {
     Ok(target.join("bench").join("results.json"))
 }
 
-fn plan(options: &Options) -> Result<Plan> {
+fn plan(options: &Options, pinning: Pinning) -> Result<Plan> {
     let wristband = match &options.wristband {
         Some(path) => path.clone(),
         None => sibling("wristband")?,
@@ -376,14 +440,32 @@ fn plan(options: &Options) -> Result<Plan> {
             }
         }
     }
+    if !["idle", "low", "normal"].contains(&options.worker_priority.as_str()) {
+        return Err(Error::new("--worker-priority must be idle, low or normal"));
+    }
     Ok(Plan {
         wristband,
         bare,
         connections: options.connections,
         storm_connections: options.storm_connections,
-        duration: options.duration,
+        duration: if options.quick {
+            QUICK_PHASE
+        } else {
+            options.duration
+        },
         legs,
-        workers: options.workers.unwrap_or_else(machine::cpus).max(1),
+        workers: options
+            .workers
+            .unwrap_or_else(|| pinning.server_cpus())
+            .max(1),
+        worker_priority: options.worker_priority.clone(),
+        many_sessions: if options.quick {
+            options.many_sessions.min(QUICK_MANY_SESSIONS)
+        } else {
+            options.many_sessions
+        }
+        .max(FEW_SESSIONS),
+        pinning,
         argon2: Argon2Params {
             memory_kib: options.memory_kib,
             iterations: options.iterations,
@@ -504,6 +586,40 @@ async fn run_leg(
         (raw_hashes_after.cpu_seconds, raw_hashes_after.hashes),
     ]);
 
+    let mut stored = [0; 2];
+    let mut stored_phases = Vec::new();
+    for (slot, total) in [FEW_SESSIONS, plan.many_sessions].into_iter().enumerate() {
+        let started = Instant::now();
+        stored[slot] = crate::seed::top_up_sessions(database_url, SEEDED_USER, total).await?;
+        eprintln!(
+            "    {} sessions stored ({:.1}s to seed)",
+            stored[slot],
+            started.elapsed().as_secs_f64()
+        );
+        stored_phases.push(
+            phase(
+                &format!("GET /dashboard, {} stored sessions", stored[slot]),
+                &server_cpu,
+                load::run(
+                    addr,
+                    prepared.dashboard.clone(),
+                    StatusCode::OK,
+                    plan.duration,
+                ),
+            )
+            .await?,
+        );
+    }
+    let (Some(dashboard_many_stored), Some(dashboard_few_stored)) =
+        (stored_phases.pop(), stored_phases.pop())
+    else {
+        return Err(Error::new("the stored-sessions phases did not run"));
+    };
+
+    let storm_p99_ratio = ratio(
+        dashboard_during_storm.latency.p99_ms,
+        dashboard.latency.p99_ms,
+    );
     server.check_alive()?;
     let peak_rss_bytes = server.peak_rss();
     server.stop().await?;
@@ -532,6 +648,14 @@ async fn run_leg(
         logins,
         raw_hashes_after,
         raw_hashes_per_second,
+        stored_sessions_cost_ratio: ratio(
+            dashboard_few_stored.per_second,
+            dashboard_many_stored.per_second,
+        ),
+        dashboard_few_stored,
+        dashboard_many_stored,
+        stored_sessions: (stored[0], stored[1]),
+        storm_p99_ratio,
         peak_rss_bytes,
     })
 }
@@ -539,9 +663,14 @@ async fn run_leg(
 /// Measures raw Argon2id hashes per second at the plan's parameters, on a blocking thread.
 async fn raw_hashes(plan: &Plan) -> Result<HashRate> {
     let (argon2, workers, duration) = (plan.argon2, plan.workers, plan.duration);
-    let rate = tokio::task::spawn_blocking(move || hashing::measure(argon2, workers, duration))
-        .await
-        .context("the hashing task failed")??;
+    let pinning = plan.pinning.clone();
+    let rate = tokio::task::spawn_blocking(move || {
+        hashing::measure(argon2, workers, duration, || {
+            pinning.move_this_thread_to_the_server_cpu();
+        })
+    })
+    .await
+    .context("the hashing task failed")??;
     let cpu = rate
         .cpu_ms_per_hash
         .map(|ms| format!(", CPU {ms:.1} ms each"))
@@ -562,7 +691,7 @@ fn wristband_command(
     addr: SocketAddr,
     dir: &Path,
 ) -> Command {
-    let mut command = Command::new(&plan.wristband);
+    let mut command = plan.pinning.server_command(&plan.wristband);
     command
         .arg("serve")
         .arg("--bind")
@@ -583,6 +712,7 @@ fn wristband_command(
     let memory = plan.argon2.memory_kib.to_string();
     let iterations = plan.argon2.iterations.to_string();
     let parallelism = plan.argon2.parallelism.to_string();
+
     command.envs([
         ("DATABASE_URL", database_url),
         ("SECRET_KEY", SECRET_KEY),
@@ -593,6 +723,7 @@ fn wristband_command(
         ("WRISTBAND_PASSWORD__ARGON2__MEMORY_KIB", &memory),
         ("WRISTBAND_PASSWORD__ARGON2__ITERATIONS", &iterations),
         ("WRISTBAND_PASSWORD__ARGON2__PARALLELISM", &parallelism),
+        ("WRISTBAND_PASSWORD__WORKER_PRIORITY", &plan.worker_priority),
         ("WRISTBAND_LOGIN__MAX_FAILURES", GENEROUS_LIMIT),
         ("WRISTBAND_LOGIN__MAX_FAILURES_PER_ACCOUNT", GENEROUS_LIMIT),
         ("WRISTBAND_LOGIN__MAX_FAILURES_PER_ADDRESS", GENEROUS_LIMIT),

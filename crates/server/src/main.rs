@@ -144,6 +144,6 @@ async fn serve(config: Config, bind: Option<SocketAddr>) -> Result<(), Failure> 
     );
     let app = wristband.wrap(pages::routes());
     let served = wristband.serve(listener, app, shutdown).await;
-    wristband.shutdown();
+    wristband.shutdown().await;
     served.map_err(start_failure)
 }

@@ -28,10 +28,18 @@ async fn home(page: Page) -> Response {
     page.render("index.html", ())
 }
 
+/// What `dashboard.html` shows.
+#[derive(serde::Serialize)]
+struct Dashboard<'a> {
+    username: &'a str,
+}
+
 /// `GET /dashboard`: the logged-in user's page; anonymous visitors go to log in.
 async fn dashboard(page: Page, CurrentUser(session): CurrentUser) -> Response {
     page.render(
         "dashboard.html",
-        serde_json::json!({ "username": session.user.username.as_str() }),
+        Dashboard {
+            username: session.user.username.as_str(),
+        },
     )
 }

@@ -102,6 +102,7 @@ async fn verifies(hash: &PasswordHashString, password: &str) -> bool {
         },
         workers: 1,
         queue: 4,
+        ..HasherConfig::default()
     })
     .unwrap();
     matches!(

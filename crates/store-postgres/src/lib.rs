@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod changes;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -51,7 +52,8 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SeaStore, O
         .await
         .map_err(OpenError::Connect)?;
     migrate(&db).await.map_err(OpenError::Migrate)?;
-    Ok(SeaStore::new(db, "postgres", is_unavailable))
+    Ok(SeaStore::new(db, "postgres", is_unavailable)
+        .with_change_follower(changes::listen_for_changes))
 }
 
 /// Applies pending migrations in one transaction holding a transaction-scoped advisory lock:

@@ -5,7 +5,7 @@ use crate::entity::{session, user};
 use crate::sessions::insert_session;
 use async_trait::async_trait;
 use auth_core::store::{PasswordChanged, new_auth_stamp};
-use auth_core::{AuthStore, NewSession, PasswordHashString, StoreError, UserId};
+use auth_core::{AuthStore, NewSession, PasswordHashString, SessionCache, StoreError, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
@@ -55,5 +55,18 @@ impl AuthStore for SeaStore {
 
     fn backend_name(&self) -> &'static str {
         self.backend
+    }
+
+    fn follow_changes(&self, cache: SessionCache) -> Option<tokio::task::JoinHandle<()>> {
+        let follower = self.follower?;
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => Some(runtime.spawn(follower(self.connection().clone(), cache))),
+            Err(_) => {
+                tracing::warn!(
+                    "no Tokio runtime to follow session changes in; the session cache stays bypassed"
+                );
+                None
+            }
+        }
     }
 }

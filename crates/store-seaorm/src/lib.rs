@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod account;
+pub mod changes;
 pub mod entity;
 pub mod migration;
 mod sessions;
@@ -39,6 +40,7 @@ pub struct SeaStore {
     db: DatabaseConnection,
     backend: &'static str,
     is_unavailable: UnavailableClassifier,
+    follower: Option<changes::ChangeFollower>,
 }
 
 impl std::fmt::Debug for SeaStore {
@@ -90,7 +92,15 @@ impl SeaStore {
             db,
             backend,
             is_unavailable,
+            follower: None,
         }
+    }
+
+    /// Follows the database's announced session changes with `follower` (see
+    /// [`changes`]); without one the session cache is never trusted.
+    pub fn with_change_follower(mut self, follower: changes::ChangeFollower) -> Self {
+        self.follower = Some(follower);
+        self
     }
 
     /// Applies pending migrations.

@@ -7,6 +7,8 @@ use sea_orm_migration::schema::{
     big_integer, big_integer_null, big_pk_auto, blob, boolean, string, string_null, text, text_null,
 };
 
+pub mod m0006_announce_session_changes;
+
 /// Every migration, in order.
 pub struct Migrator;
 
@@ -19,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(AddSessionPublicIds),
             Box::new(CreateRevokedSessions),
             Box::new(MigrateIdentitiesToRfc8265),
+            Box::new(m0006_announce_session_changes::AnnounceSessionChanges),
         ]
     }
 }

@@ -188,6 +188,16 @@ impl SessionStore for SeaStore {
             .exec(self.connection())
             .await
             .map_err(|e| self.error(e))?;
+        // SQLite's announced changes go too (not counted: they are not sessions).
+        if self.connection().get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+            self.connection()
+                .execute_raw(crate::changes::purge_statement(
+                    self.connection(),
+                    now.div_euclid(1000),
+                ))
+                .await
+                .map_err(|e| self.error(e))?;
+        }
         Ok(result.rows_affected + revocations.rows_affected)
     }
 

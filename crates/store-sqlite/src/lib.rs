@@ -26,8 +26,8 @@ pub enum OpenError {
     /// The URL is not a SQLite URL sqlx understands.
     #[error("invalid SQLite database URL")]
     InvalidUrl(#[source] sea_orm::sqlx::Error),
-    /// The folder for the database file could not be created.
-    #[error("cannot create the folder {path}")]
+    /// The folder for the database file, or the lock file beside it, could not be created.
+    #[error("cannot create or lock {path}")]
     CreateFolder {
         /// The folder.
         path: String,
@@ -71,9 +71,68 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SeaStore, O
     let db = Database::connect(options)
         .await
         .map_err(OpenError::Connect)?;
-    let store = SeaStore::new(db, "sqlite", is_unavailable);
+    // Other processes on the same file announce their changes through a table (migration
+    // m0006), read every few hundred milliseconds.
+    let store = SeaStore::new(db, "sqlite", is_unavailable)
+        .with_change_follower(store_seaorm::changes::poll_change_table);
+    let _migrating = MigrationLock::take(parsed.get_filename()).await?;
     store.migrate().await.map_err(OpenError::Migrate)?;
     Ok(store)
+}
+
+/// How long a process waits for another one's migration of the same file.
+const MIGRATION_WAIT: Duration = Duration::from_secs(60);
+
+/// Serialises migrations of one database file across processes (several servers started at
+/// once on a new file would otherwise both create the tables): an exclusive lock on a file
+/// beside it, `PATH-migrate.lock`, held while migrating. Not the database file itself: closing
+/// another descriptor of it would drop SQLite's own POSIX locks.
+struct MigrationLock(Option<std::fs::File>);
+
+impl MigrationLock {
+    async fn take(database: &std::path::Path) -> Result<Self, OpenError> {
+        if database.as_os_str().is_empty() || database.as_os_str() == ":memory:" {
+            return Ok(Self(None));
+        }
+        let mut path = database.as_os_str().to_owned();
+        path.push("-migrate.lock");
+        let path = std::path::PathBuf::from(path);
+        let lock_error = |source| OpenError::CreateFolder {
+            path: path.display().to_string(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(lock_error)?;
+        let deadline = std::time::Instant::now() + MIGRATION_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self(Some(file))),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(lock_error(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "another process has been migrating this database for a minute",
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(error)) => return Err(lock_error(error)),
+            }
+        }
+    }
+}
+
+impl Drop for MigrationLock {
+    fn drop(&mut self) {
+        if let Some(file) = &self.0 {
+            // Closing the file releases the lock anyway; unlocking first says so.
+            let _ = file.unlock();
+        }
+    }
 }
 
 /// SQLite result codes that mean the database cannot serve now but may later: busy or locked

@@ -215,7 +215,7 @@ impl TestApp {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-        self.wristband.shutdown();
+        self.wristband.shutdown().await;
     }
 }
 

@@ -175,7 +175,7 @@ impl Page {
         template: &str,
         values: impl Serialize,
     ) -> Response {
-        let extra = serde_json::to_value(values).unwrap_or_default();
+        let extra = minijinja::Value::from_serialize(&values);
         crate::pages::render_page(&self.0, status, template, extra)
     }
 }

@@ -1,5 +1,6 @@
 //! The [`Wristband`] handle: built from a [`Config`] by a [`WristbandBuilder`], it opens the
-//! store, starts the hashing workers and the background purge, and makes the router.
+//! store, starts the hashing workers and the background work (the purge, the session
+//! activity writer, the follower of other processes' session changes), and makes the router.
 
 use crate::config::{Config, ConfigError};
 use crate::routes::{Mounts, check_path};
@@ -173,10 +174,16 @@ impl Wristband {
         Ok(crate::serve::serve(listener, router, limits, shutdown).await?)
     }
 
-    /// Stops the background work (the purge of expired rows). Requests keep being served.
-    pub fn shutdown(&self) {
+    /// Stops the background work (the purge of expired rows, following other processes'
+    /// session changes) and writes the session activity still queued (`last_seen_at` is
+    /// written behind requests). Requests keep being served, reading the store for every
+    /// session from now on.
+    pub async fn shutdown(&self) {
         if let Some(background) = &self.state.background {
-            background.0.abort();
+            background.abort();
+        }
+        if let Err(error) = self.state.service.flush_session_activity().await {
+            tracing::warn!(error = %auth_core::service::error_chain(&error), "could not record the last session activity at shutdown");
         }
     }
 }
@@ -265,10 +272,14 @@ impl WristbandBuilder {
             &self.templates,
         )?;
         let service = open_service(&self.config).await?;
-        let purge = tokio::spawn(purge_periodically(
-            service.clone(),
-            self.config.settings.session.purge_interval.0,
-        ));
+        let mut background = vec![
+            tokio::spawn(purge_periodically(
+                service.clone(),
+                self.config.settings.session.purge_interval.0,
+            )),
+            tokio::spawn(record_activity_periodically(service.clone())),
+        ];
+        background.extend(service.follow_store_changes());
         let state = AppState::new(
             &self.config,
             &keys,
@@ -276,7 +287,7 @@ impl WristbandBuilder {
             templates,
             mounts,
             self.stylesheets,
-            Some(BackgroundGuard(purge)),
+            Some(BackgroundGuard(background)),
         );
         Ok(Wristband { state })
     }
@@ -289,12 +300,36 @@ async fn open_service(config: &Config) -> Result<AuthService, Error> {
     Ok(AuthService::new(store, hasher, config.service_settings()))
 }
 
-/// Ends the background task when the last holder of the shared state goes.
-pub(crate) struct BackgroundGuard(JoinHandle<()>);
+/// Ends the background tasks when the last holder of the shared state goes.
+pub(crate) struct BackgroundGuard(Vec<JoinHandle<()>>);
+
+impl BackgroundGuard {
+    fn abort(&self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
 
 impl Drop for BackgroundGuard {
     fn drop(&mut self) {
-        self.0.abort();
+        self.abort();
+    }
+}
+
+/// How often session activity queued by requests is written: `last_seen_at` moves at most once
+/// a minute per session, so a second's delay changes nothing a user sees.
+const ACTIVITY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Writes queued session activity every [`ACTIVITY_INTERVAL`]; failures stay queued.
+async fn record_activity_periodically(service: AuthService) {
+    let mut ticker = tokio::time::interval(ACTIVITY_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = service.flush_session_activity().await {
+            tracing::warn!(error = %auth_core::service::error_chain(&error), "could not record session activity; kept for the next try");
+        }
     }
 }
 

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub mounts: Mounts,
     pub urls: Urls,
     pub stylesheets: Vec<String>,
+    /// `urls` and `stylesheets` as template values, made once: every page needs them.
+    pub page_values: minijinja::Value,
     pub trusted_proxies: Vec<IpAddr>,
     pub cors_origins: Vec<HeaderValue>,
     pub body_limit: usize,
@@ -76,6 +78,10 @@ impl AppState {
             csrf_tokens: keys.signer(CSRF_TOKEN_KEY),
             templates,
             mounts,
+            page_values: minijinja::context! {
+                urls => minijinja::Value::from_serialize(&urls),
+                stylesheets => minijinja::Value::from_serialize(&stylesheets),
+            },
             urls,
             stylesheets,
             trusted_proxies: server.trusted_proxies.clone(),

@@ -116,11 +116,11 @@ impl AuthService {
         }
         let hash = self.0.hasher.hash(new).await?;
         let (mut renewed, row) = self.renewed(session, OffsetDateTime::now_utc());
-        renewed.user.auth_stamp = self
+        let result = self
             .store()
             .change_password(session.user.id, &hash, row.as_ref())
-            .await?
-            .auth_stamp;
+            .await;
+        renewed.user.auth_stamp = self.changed(session.user.id, result)?.auth_stamp;
         tracing::info!(event = "password.change", user_id = %session.user.id, client = %client.address_field(), "password changed; other sessions ended");
         Ok(PasswordChange::Changed(Box::new(renewed)))
     }
@@ -136,7 +136,8 @@ impl AuthService {
             None => {
                 // The cookie store revokes through the auth stamp; this session takes the new one.
                 let mut kept = session.clone();
-                kept.user.auth_stamp = self.store().rotate_auth_stamp(session.user.id).await?;
+                let result = self.store().rotate_auth_stamp(session.user.id).await;
+                kept.user.auth_stamp = self.changed(session.user.id, result)?;
                 (kept, None)
             }
         };
@@ -162,12 +163,11 @@ impl AuthService {
             self.log_out(session, client).await?;
             return Ok(SessionEnd::LoggedOut);
         }
-        if !self.can_end_single_sessions()
-            || !self
-                .store()
-                .delete_user_session(session.user.id, &id)
-                .await?
-        {
+        if !self.can_end_single_sessions() {
+            return Ok(SessionEnd::NotFound);
+        }
+        let result = self.store().delete_user_session(session.user.id, &id).await;
+        if !self.changed(session.user.id, result)? {
             return Ok(SessionEnd::NotFound);
         }
         tracing::info!(event = "revocation.one", user_id = %session.user.id, client = %client.address_field(), session_id = %id, "session ended");

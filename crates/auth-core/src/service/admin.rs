@@ -76,7 +76,8 @@ impl AuthService {
         let Some(user) = self.find_user(username).await? else {
             return Ok(None);
         };
-        if !self.store().delete_user(user.id).await? {
+        let result = self.store().delete_user(user.id).await;
+        if !self.changed(user.id, result)? {
             return Ok(None);
         }
         tracing::info!(event = "user.delete", user_id = %user.id, client = %client.address_field(), "user deleted; every session ended");
@@ -107,7 +108,8 @@ impl AuthService {
             return Ok(AdminPasswordReset::Refused(violation));
         }
         let hash = self.0.hasher.hash(password).await?;
-        let changed = self.store().change_password(user.id, &hash, None).await?;
+        let result = self.store().change_password(user.id, &hash, None).await;
+        let changed = self.changed(user.id, result)?;
         tracing::info!(event = "password.reset", user_id = %user.id, client = %client.address_field(), sessions_ended = changed.sessions_ended, "password reset by an administrator; every session ended");
         Ok(AdminPasswordReset::Done {
             user,

@@ -12,7 +12,6 @@
 
 use super::{AuthService, ServiceError};
 use crate::throttle::{FailureCount, RetryAfter, ThrottleKey};
-use futures_util::future::join_all;
 use time::OffsetDateTime;
 
 /// An attempt the throttle let go ahead, counted in each of its counters.
@@ -37,33 +36,25 @@ impl Attempt {
         if let Err(wait) = throttle.decide(&keys, &counts, now) {
             return Ok(Err(wait));
         }
-        let recorded = join_all(
-            keys.iter()
-                .map(|key| store.record_failure(key, throttle.window(key.scope()), now)),
-        )
-        .await;
-        let mut before = Vec::with_capacity(keys.len());
-        let mut counted = Vec::with_capacity(keys.len());
-        let mut failure = None;
-        for (key, result) in keys.iter().zip(recorded) {
-            match result {
-                // What the counter held before this attempt, as concurrent attempts left it.
-                Ok(count) => {
-                    before.push(Some(FailureCount {
-                        count: count.count.saturating_sub(1),
-                        ..count
-                    }));
-                    counted.push(key.clone());
-                }
-                Err(error) => failure = Some(error),
-            }
-        }
-        if let Some(error) = failure {
-            // Take back what was counted; when nothing was (the usual outage) there is no
-            // second wait for the database.
-            Self { keys: counted }.abandon(service).await;
-            return Err(error.into());
-        }
+        let windows: Vec<(ThrottleKey, std::time::Duration)> = keys
+            .iter()
+            .map(|key| (key.clone(), throttle.window(key.scope())))
+            .collect();
+        let counts = match store.record_failures(&windows, now).await {
+            Ok(counts) => counts,
+            // One transaction: nothing was counted, nothing to take back.
+            Err(error) => return Err(error.into()),
+        };
+        // What each counter held before this attempt, as concurrent attempts left it.
+        let before: Vec<Option<FailureCount>> = counts
+            .into_iter()
+            .map(|count| {
+                Some(FailureCount {
+                    count: count.count.saturating_sub(1),
+                    ..count
+                })
+            })
+            .collect();
         let attempt = Self { keys };
         if let Err(wait) = throttle.decide(&attempt.keys, &before, now) {
             attempt.withdraw_all(service).await?;
@@ -73,11 +64,7 @@ impl Attempt {
     }
 
     async fn withdraw_all(&self, service: &AuthService) -> Result<(), ServiceError> {
-        let store = service.store();
-        for result in join_all(self.keys.iter().map(|key| store.withdraw_failure(key))).await {
-            result?;
-        }
-        Ok(())
+        Ok(service.store().clear_and_withdraw(None, &self.keys).await?)
     }
 
     /// The attempt stays counted (a wrong password, a registration made).
@@ -87,19 +74,14 @@ impl Attempt {
     /// attempt back from the others, which otherwise keep their counts, so one known password
     /// cannot reset an attack spread over many addresses or usernames.
     pub(crate) async fn succeeded(self, service: &AuthService) -> Result<(), ServiceError> {
-        let store = service.store();
-        let results = join_all(self.keys.iter().enumerate().map(|(i, key)| async move {
-            if i == 0 {
-                store.clear_failures(key).await
-            } else {
-                store.withdraw_failure(key).await
-            }
-        }))
-        .await;
-        for result in results {
-            result?;
-        }
-        Ok(())
+        let (cleared, withdrawn) = match self.keys.split_first() {
+            Some((first, rest)) => (Some(first), rest),
+            None => (None, &[][..]),
+        };
+        Ok(service
+            .store()
+            .clear_and_withdraw(cleared, withdrawn)
+            .await?)
     }
 
     /// The attempt was not decided: it does not count.

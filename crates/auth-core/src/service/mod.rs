@@ -37,6 +37,7 @@
 //! ```
 
 mod account;
+mod activity;
 mod admin;
 mod attempt;
 mod client;
@@ -61,7 +62,8 @@ use crate::hasher::{Argon2Hasher, HasherStats};
 use crate::keys::{KeyRing, Signer};
 use crate::password_policy::PasswordPolicy;
 use crate::session::SessionTimeouts;
-use crate::store::AuthStore;
+use crate::session_cache::SessionCache;
+use crate::store::{AuthStore, UserId};
 use crate::throttle::LoginThrottle;
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +102,12 @@ pub struct ServiceSettings {
     /// The key of the hashes that stand for unknown usernames in the log (derived from
     /// `SECRET_KEY`, so they are stable across restarts); a random one when `None`.
     pub username_log_key: Option<Signer>,
+    /// Live sessions kept in memory (`session.cache_entries`); 0 turns the cache off.
+    pub cache_entries: u64,
 }
+
+/// The default of [`ServiceSettings::cache_entries`] (the contract's).
+pub const DEFAULT_CACHE_ENTRIES: u64 = 100_000;
 
 impl Default for ServiceSettings {
     fn default() -> Self {
@@ -111,6 +118,7 @@ impl Default for ServiceSettings {
             storage: SessionStorage::Database,
             fresh_for: Duration::from_secs(600),
             username_log_key: None,
+            cache_entries: DEFAULT_CACHE_ENTRIES,
         }
     }
 }
@@ -125,6 +133,8 @@ struct Inner {
     settings: ServiceSettings,
     costs: timing::VerificationCosts,
     username_log_key: Signer,
+    cache: SessionCache,
+    activity: activity::PendingActivity,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -143,13 +153,30 @@ impl AuthService {
             .username_log_key
             .clone()
             .unwrap_or_else(|| KeyRing::random().signer(USERNAME_LOG_KEY));
+        let cache = SessionCache::new(settings.cache_entries);
         Self(Arc::new(Inner {
             store,
             hasher,
             settings,
             costs: timing::VerificationCosts::default(),
             username_log_key,
+            cache,
+            activity: activity::PendingActivity::default(),
         }))
+    }
+
+    /// Starts following the store's changes from other processes into the session cache (see
+    /// [`crate::session_cache`]); until then, and whenever the follower loses the store, the
+    /// cache is bypassed. `None` when the store cannot announce changes or there is no Tokio
+    /// runtime: the cache then stays bypassed, which is correct, only slower. Abort the task
+    /// to stop following.
+    pub fn follow_store_changes(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.0.store.follow_changes(self.0.cache.clone())
+    }
+
+    /// The session cache, for its counters.
+    pub fn session_cache(&self) -> &SessionCache {
+        &self.0.cache
     }
 
     /// The store, for health checks and for tests that look behind the service.
@@ -170,6 +197,18 @@ impl AuthService {
     /// Where sessions live.
     pub fn storage(&self) -> SessionStorage {
         self.0.settings.storage
+    }
+
+    /// After a store call that may have changed `user_id`'s sessions or their user, whether it
+    /// succeeded or not (a failure may still have committed): evicts them from the cache
+    /// before the caller answers, so the very next request reads the store.
+    fn changed<T>(
+        &self,
+        user_id: UserId,
+        result: Result<T, crate::StoreError>,
+    ) -> Result<T, ServiceError> {
+        self.0.cache.evict_user(user_id);
+        Ok(result?)
     }
 
     /// Whether a single session other than the caller's can be ended (database sessions only).

@@ -13,6 +13,7 @@
 
 use super::{AuthService, Client, ServiceError, SessionStorage};
 use crate::session::{NewSession, SessionDeadlines, SessionId, SessionToken};
+use crate::session_cache::{CachedSession, SessionKey};
 use crate::store::User;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -156,9 +157,10 @@ impl AuthService {
         }
     }
 
-    /// The session a (signature-checked) credential names, if it is live at `now`. One store
-    /// read in either store; a write only when the database session's last-seen time is stale
-    /// (at most once a minute per session).
+    /// The session a (signature-checked) credential names, if it is live at `now`: from the
+    /// session cache when it is trusted and holds it, else one store read (either store). No
+    /// write: a database session's stale last-seen time (at most once a minute per session) is
+    /// queued for [`flush_session_activity`](Self::flush_session_activity).
     pub async fn load_session(
         &self,
         credential: &str,
@@ -179,21 +181,39 @@ impl AuthService {
             return Ok(None);
         };
         let digest = token.digest();
-        let store = self.store();
-        let Some((mut record, user)) = store.load_session(&digest, now).await? else {
-            return Ok(None);
+        let key = SessionKey::Token(digest);
+        let cache = &self.0.cache;
+        let ticket = cache.ticket();
+        let cached = cache.get(&key).and_then(|(session, user)| match session {
+            // A cached copy past a deadline is read again: another process may have seen
+            // activity that moved the idle deadline.
+            CachedSession::Database(record) if record.is_live(now) => {
+                Some((record, User::clone(&user)))
+            }
+            _ => None,
+        });
+        let (mut record, user) = match cached {
+            Some(found) => found,
+            None => {
+                let Some((record, user)) = self.store().load_session(&digest, now).await? else {
+                    return Ok(None);
+                };
+                cache.fill(
+                    ticket,
+                    key.clone(),
+                    CachedSession::Database(record.clone()),
+                    &user,
+                );
+                (record, user)
+            }
         };
         if let Some(touch) = self.0.settings.timeouts.touch(&record, now) {
-            // Activity is worth recording, but a failed write must not fail a read.
-            match store.touch_session(&digest, &touch).await {
-                Ok(()) => {
-                    record.last_seen_at = touch.last_seen_at;
-                    record.idle_expires_at = touch.idle_expires_at;
-                }
-                Err(error) => {
-                    tracing::warn!(error = %super::error::error_chain(&error), "could not record session activity");
-                }
-            }
+            // Written behind the request (see `activity`); the cached copy moves now, so the
+            // session is queued again only after another interval.
+            record.last_seen_at = touch.last_seen_at;
+            record.idle_expires_at = touch.idle_expires_at;
+            self.0.activity.queue(digest, touch);
+            cache.fill(ticket, key, CachedSession::Database(record.clone()), &user);
         }
         Ok(Some(LoadedSession {
             session: ActiveSession {
@@ -236,16 +256,41 @@ impl AuthService {
         if !alive {
             return Ok(None);
         }
-        // One read: the user, and whether this session logged out (its nonce is kept until
-        // the cookie would have expired).
-        let Some((user, revoked)) = self.store().find_session_user(user_id, &id, now).await? else {
-            return Ok(None);
+        let cache = &self.0.cache;
+        let key = SessionKey::Cookie(id);
+        let ticket = cache.ticket();
+        let cached = cache.get(&key).and_then(|(session, user)| match session {
+            CachedSession::Cookie(owner) if owner == user_id => Some(User::clone(&user)),
+            _ => None,
+        });
+        let user = match cached {
+            Some(user) => user,
+            None => {
+                // One read: the user, and whether this session logged out (its nonce is kept
+                // until the cookie would have expired).
+                let SessionKey::Cookie(id) = &key else {
+                    return Ok(None);
+                };
+                let Some((user, revoked)) =
+                    self.store().find_session_user(user_id, id, now).await?
+                else {
+                    return Ok(None);
+                };
+                if revoked {
+                    return Ok(None);
+                }
+                cache.fill(ticket, key.clone(), CachedSession::Cookie(user_id), &user);
+                user
+            }
         };
         // The stamp is how the cookie store ends every session at once: a changed stamp ends
         // every old payload.
-        if revoked || user.auth_stamp != auth_stamp {
+        if user.auth_stamp != auth_stamp {
             return Ok(None);
         }
+        let SessionKey::Cookie(id) = key else {
+            return Ok(None);
+        };
         let stale_seen = now - seen >= self.0.settings.timeouts.touch_interval();
         let last_seen_at = if stale_seen { now } else { seen };
         Ok(Some(LoadedSession {
@@ -366,18 +411,26 @@ impl AuthService {
     /// records its nonce until the cookie would have expired, so a copy of the cookie replayed
     /// later is anonymous.
     async fn end(&self, session: &ActiveSession) -> Result<(), ServiceError> {
+        // Evicted whether or not the write reports success: a failure may still have committed.
         match session.digest() {
             Some(digest) => {
-                self.store().delete_session(&digest).await?;
+                let result = self.store().delete_session(&digest).await;
+                self.0.cache.evict_session(&SessionKey::Token(digest));
+                result?;
             }
             None => {
                 let deadlines = session.deadlines;
                 let until = deadlines
                     .idle_expires_at
                     .map_or(deadlines.expires_at, |idle| idle.min(deadlines.expires_at));
-                self.store()
+                let result = self
+                    .store()
                     .revoke_session(session.user.id, &session.id, until)
-                    .await?;
+                    .await;
+                self.0
+                    .cache
+                    .evict_session(&SessionKey::Cookie(session.id.clone()));
+                result?;
             }
         }
         Ok(())
@@ -463,11 +516,13 @@ impl AuthService {
         session: &ActiveSession,
     ) -> Result<Option<u64>, ServiceError> {
         match session.digest() {
-            Some(digest) => Ok(Some(
-                self.store()
+            Some(digest) => {
+                let result = self
+                    .store()
                     .delete_user_sessions(session.user.id, Some(&digest))
-                    .await?,
-            )),
+                    .await;
+                Ok(Some(self.changed(session.user.id, result)?))
+            }
             None => Ok(None),
         }
     }
@@ -479,7 +534,9 @@ impl AuthService {
         now: OffsetDateTime,
     ) -> Result<ActiveSession, ServiceError> {
         if let Some(digest) = session.digest() {
-            self.store().mark_authenticated(&digest, now).await?;
+            let result = self.store().mark_authenticated(&digest, now).await;
+            self.0.cache.evict_session(&SessionKey::Token(digest));
+            result?;
         }
         let mut fresh = session.clone();
         fresh.authenticated_at = now;

@@ -236,6 +236,7 @@ impl Config {
                 .keys
                 .as_ref()
                 .map(|keys| keys.signer(auth_core::service::USERNAME_LOG_KEY)),
+            cache_entries: s.session.cache_entries,
         }
     }
 
@@ -253,6 +254,7 @@ impl Config {
                 .unwrap_or_else(|| HasherConfig::default().workers)
                 .max(1),
             queue: p.queue,
+            priority: p.worker_priority,
         }
     }
 }

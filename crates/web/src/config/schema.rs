@@ -104,6 +104,8 @@ pub struct SessionSettings {
     pub fresh_for: ConfigDuration,
     /// How often expired sessions and stale throttle counters are deleted.
     pub purge_interval: ConfigDuration,
+    /// Live sessions (and their users) kept in memory; 0 turns the cache off.
+    pub cache_entries: u64,
 }
 
 impl Default for SessionSettings {
@@ -118,6 +120,7 @@ impl Default for SessionSettings {
             secure: SecureSetting::Auto,
             fresh_for: ConfigDuration(Duration::from_secs(600)),
             purge_interval: ConfigDuration(Duration::from_secs(600)),
+            cache_entries: auth_core::service::DEFAULT_CACHE_ENTRIES,
         }
     }
 }
@@ -159,6 +162,8 @@ pub struct PasswordSettings {
     pub workers: Option<usize>,
     /// Logins allowed to wait for a hashing thread.
     pub queue: usize,
+    /// How the hashing threads are scheduled against request handling.
+    pub worker_priority: auth_core::hasher::WorkerPriority,
     /// The most an imported (foreign) hash may cost; costlier ones are refused at import.
     pub import_max_cost: ImportCostLimits,
 }
@@ -172,6 +177,7 @@ impl Default for PasswordSettings {
             argon2: Argon2Section::default(),
             workers: None,
             queue: 256,
+            worker_priority: auth_core::hasher::WorkerPriority::Idle,
             import_max_cost: ImportCostLimits::default(),
         }
     }

@@ -16,6 +16,9 @@ const MAX_BODY_LIMIT: u64 = 16 * 1024 * 1024;
 const MIN_BODY_LIMIT: u64 = 1024;
 /// Largest `server.max_connections` (one file descriptor each).
 const MAX_CONNECTIONS: usize = 65_536;
+/// Sessions the cache may hold: 10 million is about 10 GiB at worst, more than any one
+/// process should keep; beyond that, run more instances.
+const MAX_CACHE_ENTRIES: u64 = 10_000_000;
 /// Largest `password.workers` and `password.queue`.
 const MAX_WORKERS: usize = 1024;
 const MAX_QUEUE: usize = 65_536;
@@ -76,6 +79,12 @@ pub fn validate(settings: &Settings) -> Result<(), ConfigError> {
         server.max_connections,
         1,
         MAX_CONNECTIONS,
+    )?;
+    in_range(
+        "session.cache_entries",
+        settings.session.cache_entries,
+        0,
+        MAX_CACHE_ENTRIES,
     )?;
     let p = &settings.password;
     if p.min_length == 0 || p.min_length > p.max_length {

@@ -19,7 +19,12 @@ pub(crate) fn render(
     template: &str,
     extra: serde_json::Value,
 ) -> Response {
-    let mut response = render_page(context, status, template, extra);
+    let mut response = render_page(
+        context,
+        status,
+        template,
+        minijinja::Value::from_serialize(&extra),
+    );
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-store"),
@@ -28,41 +33,42 @@ pub(crate) fn render(
 }
 
 /// Renders `template` with what every page shares (the user, flashes, the CSRF token, the
-/// URLs, extra stylesheets) plus `extra` (a JSON object).
+/// URLs, extra stylesheets) plus `extra` (a map, whose keys win).
+///
+/// Built for the hot path: the URLs and stylesheets are converted to template values once at
+/// start ([`AppState::page_values`](crate::state::Shared::page_values)), and the CSRF token is
+/// computed only if the template prints it (a page without a form checks no CSRF cookie).
 pub(crate) fn render_page(
     context: &RequestContext,
     status: StatusCode,
     template: &str,
-    extra: serde_json::Value,
+    extra: minijinja::Value,
 ) -> Response {
     let state = context.state();
-    let mut values = serde_json::Map::new();
-    values.insert(
-        "current_user".into(),
-        match context.user() {
-            Some(user) => serde_json::json!({ "username": user.username.as_str() }),
-            None => serde_json::Value::Null,
-        },
-    );
-    values.insert(
-        "flashes".into(),
-        serde_json::to_value(context.take_flashes()).unwrap_or_default(),
-    );
-    values.insert("csrf_token".into(), context.csrf_token().into());
-    values.insert(
-        "urls".into(),
-        serde_json::to_value(&state.urls).unwrap_or_default(),
-    );
-    values.insert(
-        "stylesheets".into(),
-        serde_json::to_value(&state.stylesheets).unwrap_or_default(),
-    );
-    if let serde_json::Value::Object(extra) = extra {
-        values.extend(extra);
-    }
+    let flashes = context.take_flashes();
+    let own = minijinja::context! {
+        current_user => context.user().map(|user| minijinja::context! { username => user.username.as_str() }),
+        flashes => if flashes.is_empty() { minijinja::Value::from(()) } else { minijinja::Value::from_serialize(&flashes) },
+        csrf_token => minijinja::Value::from_object(LazyCsrfToken(context.clone())),
+    };
+    let values = minijinja::value::merge_maps([extra, own, state.page_values.clone()]);
     match state.templates.render(template, values) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(error) => AppError::internal("template rendering failed", &error).into_response(),
+    }
+}
+
+/// The page's CSRF token, computed (and its cookie set) when the template prints it.
+#[derive(Debug)]
+struct LazyCsrfToken(RequestContext);
+
+impl minijinja::value::Object for LazyCsrfToken {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
+    fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.csrf_token())
     }
 }
 

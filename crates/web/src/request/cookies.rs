@@ -148,26 +148,26 @@ impl CookieCodec {
     }
 }
 
-/// The request's cookies, parsed once.
+/// The request's `Cookie` headers, read in place: each lookup splits them again (a few
+/// hundred bytes) rather than copying every cookie into its own allocation up front, since a
+/// request usually needs one or two of them.
 #[derive(Debug, Default)]
-pub(crate) struct RequestCookies(Vec<Cookie<'static>>);
+pub(crate) struct RequestCookies(Vec<axum::http::HeaderValue>);
 
 impl RequestCookies {
-    /// Every `Cookie` header's cookies, in order; unparsable pairs are skipped.
+    /// Every `Cookie` header, in order (cheap: header values are shared buffers).
     pub fn parse(headers: &HeaderMap) -> Self {
-        Self(
-            headers
-                .get_all(header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| Cookie::split_parse(v.to_owned()).filter_map(Result::ok))
-                .collect(),
-        )
+        Self(headers.get_all(header::COOKIE).iter().cloned().collect())
     }
 
-    /// The first cookie called `name`.
+    /// The first cookie called `name`; unparsable pairs are skipped.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|c| c.name() == name).map(Cookie::value)
+        self.0
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| Cookie::split_parse(v).filter_map(Result::ok))
+            .find(|c| c.name_raw() == Some(name))
+            .and_then(|c| c.value_raw())
     }
 }
 

@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use cookies::{CookieKind, RequestCookies};
 use csrf::CsrfSecret;
 use flash::{Flash, MAX_FLASHES};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -66,10 +66,17 @@ pub(crate) struct RequestContext(Arc<ContextInner>);
 struct ContextInner {
     state: AppState,
     session: Option<ActiveSession>,
-    csrf_secret: CsrfSecret,
-    csrf_from_cookie: bool,
+    /// The request's cookies, for what is read only when a handler asks (the CSRF secret, the
+    /// known devices): most requests need neither signature checked.
+    cookies: RequestCookies,
+    /// The CSRF cookie's secret, if it verified; checked at the first use.
+    csrf_cookie: OnceLock<Option<CsrfSecret>>,
+    /// A new secret for a browser without a valid CSRF cookie; drawn at the first use.
+    new_csrf_secret: OnceLock<CsrfSecret>,
     incoming_flashes: Vec<Flash>,
     client: Client,
+    /// [`client`](Self::client) with the browser's known devices, for password checks.
+    login_client: OnceLock<Client>,
     has_peer: bool,
     wants_json: bool,
     changes: Mutex<Changes>,
@@ -120,13 +127,44 @@ impl RequestContext {
         &self.0.client
     }
 
-    /// The client for a password check: the same, but logs (once per process) when the
-    /// application serves without the peer address, so throttling cannot tell clients apart.
+    /// The client for a password check: the same with the devices its device cookie names;
+    /// logs (once per process) when the application serves without the peer address, so
+    /// throttling cannot tell clients apart.
     pub fn login_client(&self) -> &Client {
         if !self.0.has_peer {
             client::warn_once_without_peer(&self.0.state);
         }
-        &self.0.client
+        self.0.login_client.get_or_init(|| {
+            let known_devices = self
+                .0
+                .state
+                .cookies
+                .read(CookieKind::Device, &self.0.cookies)
+                .map(|v| device::decode(&v.value))
+                .unwrap_or_default();
+            self.0.client.clone().with_known_devices(known_devices)
+        })
+    }
+
+    /// The secret of the browser's CSRF cookie, if it has a valid one.
+    fn csrf_cookie(&self) -> Option<CsrfSecret> {
+        *self.0.csrf_cookie.get_or_init(|| {
+            self.0
+                .state
+                .cookies
+                .read(CookieKind::Csrf, &self.0.cookies)
+                .and_then(|v| csrf::decode_secret(&v.value))
+        })
+    }
+
+    /// The browser's CSRF secret: its cookie's, or a new one (sent if a token is issued).
+    fn csrf_secret(&self) -> CsrfSecret {
+        self.csrf_cookie().unwrap_or_else(|| {
+            *self
+                .0
+                .new_csrf_secret
+                .get_or_init(auth_core::keys::random_secret)
+        })
     }
 
     /// Whether errors and rejections should be problem documents rather than pages: an API
@@ -150,7 +188,10 @@ impl RequestContext {
     pub fn csrf_token(&self) -> String {
         let mut changes = self.changes();
         changes.csrf_token_issued = true;
-        let secret = changes.csrf_rotated.unwrap_or(self.0.csrf_secret);
+        let secret = match changes.csrf_rotated {
+            Some(rotated) => rotated,
+            None => self.csrf_secret(),
+        };
         let binding = match &changes.session {
             SessionChange::Set { id, .. } => id.clone(),
             SessionChange::Ended => String::new(),
@@ -170,13 +211,9 @@ impl RequestContext {
     /// and of this request's session: a token minted for an anonymous visitor, or for another
     /// session, is refused.
     pub fn verify_csrf(&self, token: &str) -> bool {
-        self.0.csrf_from_cookie
-            && csrf::token_matches(
-                &self.0.state,
-                &self.0.csrf_secret,
-                &self.session_binding(),
-                token,
-            )
+        self.csrf_cookie().is_some_and(|secret| {
+            csrf::token_matches(&self.0.state, &secret, &self.session_binding(), token)
+        })
     }
 
     /// Takes the flash messages sent by the previous response (once).
@@ -281,10 +318,6 @@ pub(crate) async fn browser_context(
         Ok(SessionCookie::Live(s, resign)) => (Some(*s), resign, false),
         Err(error) => return error.into_response(),
     };
-    let csrf = state
-        .cookies
-        .read(CookieKind::Csrf, &cookies)
-        .and_then(|v| csrf::decode_secret(&v.value));
     let had_flash_cookie = state.cookies.present(CookieKind::Flash, &cookies);
     let incoming_flashes = if had_flash_cookie {
         state
@@ -296,19 +329,16 @@ pub(crate) async fn browser_context(
         Vec::new()
     };
     let peer = client::peer(request.extensions());
-    let known_devices = state
-        .cookies
-        .read(CookieKind::Device, &cookies)
-        .map(|v| device::decode(&v.value))
-        .unwrap_or_default();
     let context = RequestContext(Arc::new(ContextInner {
-        client: client::client(&state, peer, request.headers()).with_known_devices(known_devices),
+        client: client::client(&state, peer, request.headers()),
+        login_client: OnceLock::new(),
         has_peer: peer.is_some(),
         wants_json: state.is_api_path(request.uri().path()) || prefers_json(request.headers()),
         state: state.clone(),
         session,
-        csrf_secret: csrf.unwrap_or_else(auth_core::keys::random_secret),
-        csrf_from_cookie: csrf.is_some(),
+        cookies,
+        csrf_cookie: OnceLock::new(),
+        new_csrf_secret: OnceLock::new(),
         incoming_flashes,
         changes: Mutex::new(Changes::default()),
     }));
@@ -379,13 +409,14 @@ fn apply_changes(
         }
     }
     let new_csrf = changes.csrf_rotated.or_else(|| {
-        (changes.csrf_token_issued && !context.0.csrf_from_cookie).then_some(context.0.csrf_secret)
+        (changes.csrf_token_issued && context.csrf_cookie().is_none())
+            .then(|| context.csrf_secret())
     });
     if let Some(secret) = new_csrf {
         set.push(codec.set(CookieKind::Csrf, &csrf::encode_secret(&secret), None));
     }
     if let Some(username_key) = &changes.device_login
-        && let Some(value) = device::encode(username_key, &context.client().known_devices)
+        && let Some(value) = device::encode(username_key, &context.login_client().known_devices)
     {
         set.push(codec.set(
             CookieKind::Device,
