@@ -21,7 +21,7 @@
 //!   the cache has been emptied of anything that might have missed a change.
 //!
 //! A load that raced an eviction must not put a stale copy back: every fill carries a
-//! [`Ticket`] taken before the store read, and is undone if any eviction happened meanwhile.
+//! ticket taken before the store read, and is undone if any eviction happened meanwhile.
 
 use crate::session::{SessionId, SessionRecord, TokenDigest};
 use crate::store::{User, UserId};
