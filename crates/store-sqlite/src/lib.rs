@@ -68,6 +68,9 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SeaStore, O
     if let Some(max) = max_connections {
         options.max_connections(max);
     }
+    // Held from the first connection (which switches a new file to WAL, needing it alone)
+    // to the end of the migrations.
+    let _migrating = MigrationLock::take(parsed.get_filename()).await?;
     let db = Database::connect(options)
         .await
         .map_err(OpenError::Connect)?;
@@ -75,7 +78,6 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SeaStore, O
     // m0006), read every few hundred milliseconds.
     let store = SeaStore::new(db, "sqlite", is_unavailable)
         .with_change_follower(store_seaorm::changes::poll_change_table);
-    let _migrating = MigrationLock::take(parsed.get_filename()).await?;
     store.migrate().await.map_err(OpenError::Migrate)?;
     Ok(store)
 }
@@ -83,9 +85,9 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> Result<SeaStore, O
 /// How long a process waits for another one's migration of the same file.
 const MIGRATION_WAIT: Duration = Duration::from_secs(60);
 
-/// Serialises migrations of one database file across processes (several servers started at
-/// once on a new file would otherwise both create the tables): an exclusive lock on a file
-/// beside it, `PATH-migrate.lock`, held while migrating. Not the database file itself: closing
+/// Serialises opening and migrating one database file across processes (several servers
+/// started at once on a new file would otherwise race to switch it to WAL, and both create the
+/// tables): an exclusive lock on a file beside it, `PATH-migrate.lock`, held meanwhile. Not the database file itself: closing
 /// another descriptor of it would drop SQLite's own POSIX locks.
 struct MigrationLock(Option<std::fs::File>);
 
