@@ -687,17 +687,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn hashing_threads_run_at_idle_priority_by_default() {
-        let hasher = Argon2Hasher::start(HasherConfig {
-            argon2: Argon2Settings {
-                memory_kib: 64,
-                iterations: 1,
-                parallelism: 1,
-            },
-            workers: 1,
-            queue: 4,
-            ..HasherConfig::default()
-        })
-        .unwrap();
+        let hasher = small(1, 4);
         // A job done means the worker has set its policy.
         hasher
             .hash(&SecretString::new("correct horse battery"))

@@ -64,19 +64,13 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
 /// CPU time used so far by process `pid` and its children (running ones, and exited ones it
 /// has waited for), in seconds: for a PostgreSQL postmaster, the whole server.
 pub fn tree_cpu_seconds(pid: u32) -> Option<f64> {
-    let root = stat_of(pid)?;
-    let mut ticks = root.own + root.reaped_children;
-    for entry in fs::read_dir("/proc").ok()?.flatten() {
-        let Some(child) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Some(stat) = stat_of(child).filter(|stat| stat.ppid == pid) {
-            ticks += stat.own + stat.reaped_children;
+    let mut ticks = 0;
+    for process in process_tree(pid) {
+        let stat = stat_of(process);
+        if process == pid && stat.is_none() {
+            return None;
         }
+        ticks += stat.map_or(0, |stat| stat.own + stat.reaped_children);
     }
     Some(ticks as f64 / USER_HZ)
 }
@@ -85,18 +79,13 @@ pub fn tree_cpu_seconds(pid: u32) -> Option<f64> {
 pub fn process_tree(pid: u32) -> Vec<u32> {
     let mut tree = vec![pid];
     if let Ok(entries) = fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(child) = entry
+        let children = entries.flatten().filter_map(|entry| {
+            entry
                 .file_name()
                 .to_str()
                 .and_then(|name| name.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if stat_of(child).is_some_and(|stat| stat.ppid == pid) {
-                tree.push(child);
-            }
-        }
+        });
+        tree.extend(children.filter(|&child| stat_of(child).is_some_and(|stat| stat.ppid == pid)));
     }
     tree
 }
