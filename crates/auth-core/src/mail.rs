@@ -75,9 +75,18 @@ impl LetterKind {
 
 /// Where the service posts letters. Implementations queue and return at once; delivery
 /// failures are theirs to retry and log.
+#[async_trait::async_trait]
 pub trait Outbox: Send + Sync {
     /// Queues `letter` for delivery.
     fn post(&self, letter: Letter);
+
+    /// Waits, at most `deadline`, until what was posted before has been delivered or given up
+    /// on; true when done in time. For a graceful end (a server's shutdown, a command that
+    /// exits after its work). The default has nothing to wait for.
+    async fn flush(&self, deadline: std::time::Duration) -> bool {
+        let _ = deadline;
+        true
+    }
 }
 
 /// An outbox that only logs that a letter would have gone out (without its link): the default

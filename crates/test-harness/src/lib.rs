@@ -1,11 +1,14 @@
 //! The test harness Wristband's own tests share: the real application on a random port with
 //! its own database (SQLite file or PostgreSQL database), the matrix of backends, a small
 //! browser that keeps cookies the way a browser does but lets a test read and tamper with
-//! them, the `wristband` binary in a scratch folder, and a trigger that makes one kind of write
-//! fail.
+//! them, the `wristband` binary in a scratch folder, a trigger that makes one kind of write fail,
+//! and a real SMTP server per test ([`smtp`]).
 //!
 //! Test code: panics are how it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+pub mod smtp;
+pub use smtp::{ReceivedMail, SmtpServer};
 
 use auth_core::{AuthService, AuthStore, KeyRing, SecretString, SessionStorage};
 use cookie::Cookie;

@@ -199,6 +199,12 @@ impl AuthService {
         self.0.store.follow_changes(self.0.cache.clone())
     }
 
+    /// Waits, at most `deadline`, until the mail posted so far has been delivered or given up
+    /// on (see [`Outbox::flush`]); true when done in time.
+    pub async fn flush_mail(&self, deadline: Duration) -> bool {
+        self.0.outbox.flush(deadline).await
+    }
+
     /// The session cache, for its counters.
     pub fn session_cache(&self) -> &SessionCache {
         &self.0.cache

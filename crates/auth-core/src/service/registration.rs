@@ -79,12 +79,14 @@ impl AuthService {
         confirm: Option<&str>,
         client: &Client,
     ) -> Result<Registration, ServiceError> {
-        self.register_with_email(raw_username, password, confirm, None, client)
+        self.register_checked(raw_username, password, confirm, None, client)
             .await
     }
 
-    /// [`register`](Self::register) with the email field of the form, checked against
-    /// `account.email`; a given address gets a verification link.
+    /// [`register`](Self::register) with the email field of a registration form, checked
+    /// against `account.email` (required there when it is `required`); a given address gets a
+    /// verification link. [`register`](Self::register) itself (an administrator's `user add`)
+    /// needs no address.
     pub async fn register_with_email(
         &self,
         raw_username: &str,
@@ -93,8 +95,24 @@ impl AuthService {
         email: Option<&str>,
         client: &Client,
     ) -> Result<Registration, ServiceError> {
+        self.register_checked(raw_username, password, confirm, Some(email), client)
+            .await
+    }
+
+    /// `email`: `None` when no address is asked for, `Some(field)` for a form's field.
+    async fn register_checked(
+        &self,
+        raw_username: &str,
+        password: &SecretString,
+        confirm: Option<&str>,
+        email: Option<Option<&str>>,
+        client: &Client,
+    ) -> Result<Registration, ServiceError> {
         let mut email_errors = FieldErrors::new();
-        let email = self.registration_email(email, &mut email_errors);
+        let email = match email {
+            Some(field) => self.registration_email(field, &mut email_errors),
+            None => None,
+        };
         let username = match self.validate_registration(raw_username, password, confirm) {
             Ok(username) if email_errors.is_empty() => username,
             Ok(_) => return Ok(Registration::Invalid(email_errors)),
