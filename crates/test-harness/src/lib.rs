@@ -121,7 +121,19 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.password.argon2.iterations = 1;
     settings.password.workers = Some(2);
     settings.session.secure = SecureSetting::Off;
+    // No `.eml` files in the crate folder: mail is logged unless a test starts an SMTP server
+    // (see `mail_to`).
+    settings.mail.transport = web::config::MailTransportKind::Log;
     settings
+}
+
+/// Points `settings`' mail at `server` (plain SMTP on loopback), with links built from
+/// `public_url`.
+pub fn mail_to(settings: &mut Settings, server: &SmtpServer, public_url: &str) {
+    settings.mail.transport = web::config::MailTransportKind::Smtp;
+    settings.mail.smtp_url = Some(server.url());
+    settings.mail.from = Some("Shop <no-reply@shop.example>".into());
+    settings.server.public_url = Some(public_url.to_owned());
 }
 
 /// [`test_settings`] for one leg of the matrix.
@@ -424,6 +436,21 @@ impl Browser {
             .post(format!("{}{path}", self.base))
             .header("content-type", content_type)
             .body(body);
+        self.send(request).await
+    }
+
+    /// `method` with a JSON body (`PUT /api/v1/me/email`, …).
+    pub async fn request_json(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Page {
+        let request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string());
         self.send(request).await
     }
 
