@@ -316,7 +316,7 @@ pub trait SessionStore: Send + Sync {
 ///
 /// - Addresses are unique by [`EmailAddress::key`] (a unique index; a conflict is
 ///   [`StoreError::EmailTaken`], never a generic error).
-/// - Links are kept by [`TokenDigest`](crate::TokenDigest) only and are **single use**: taking
+/// - Links are kept by [`TokenDigest`] only and are **single use**: taking
 ///   one ([`verify_email`](Self::verify_email), [`AuthStore::reset_password`]) deletes it in
 ///   the same statement that reads it, so two concurrent uses cannot both succeed.
 /// - An expired link is never returned, exactly like an unknown one.

@@ -1236,6 +1236,25 @@ pub async fn import_of_many_users_is_complete_and_counts_exactly<S: AuthStore>(s
     }
 }
 
+/// `unwrap` for the email cases, naming the caller's line (the lints deny `unwrap`).
+trait Must<T> {
+    fn must(self) -> T;
+}
+
+impl<T, E: std::fmt::Debug> Must<T> for Result<T, E> {
+    #[track_caller]
+    fn must(self) -> T {
+        self.unwrap_or_else(|e| panic!("store call failed: {e:?}"))
+    }
+}
+
+impl<T> Must<T> for Option<T> {
+    #[track_caller]
+    fn must(self) -> T {
+        self.unwrap_or_else(|| panic!("expected a value, found none"))
+    }
+}
+
 fn email(raw: &str) -> EmailAddress {
     EmailAddress::parse(raw).unwrap_or_else(|e| panic!("test address {raw:?}: {e}"))
 }
@@ -1262,7 +1281,7 @@ pub async fn email_addresses_are_unique_case_insensitively<S: AuthStore>(store: 
             now_ms(),
         )
         .await
-        .unwrap();
+        .must();
     assert_eq!(
         ada.email.as_ref().map(EmailAddress::as_str),
         Some("Ada@Example.org")
@@ -1280,7 +1299,7 @@ pub async fn email_addresses_are_unique_case_insensitively<S: AuthStore>(store: 
     let bob = store
         .create_user(&name("bob"), &hash("Yg"), None, now_ms())
         .await
-        .unwrap();
+        .must();
     let taken = store
         .set_email(bob.id, Some(&email("ADA@example.org")), false)
         .await;
@@ -1288,20 +1307,20 @@ pub async fn email_addresses_are_unique_case_insensitively<S: AuthStore>(store: 
     let found = store
         .find_user_by_email(&email("ada@EXAMPLE.org"))
         .await
-        .unwrap();
+        .must();
     assert_eq!(found.map(|u| u.id), Some(ada.id));
     assert!(
         store
             .find_user_by_email(&email("nobody@example.org"))
             .await
-            .unwrap()
+            .must()
             .is_none()
     );
     assert!(
         !store
             .set_email(UserId(i64::MAX), Some(&email("x@example.org")), false)
             .await
-            .unwrap()
+            .must()
     );
 }
 
@@ -1315,20 +1334,20 @@ pub async fn a_changed_address_starts_unverified_and_the_same_keeps_its_verifica
     let ada = store
         .create_user(&name("ada"), &hash("YQ"), None, now_ms())
         .await
-        .unwrap();
+        .must();
     assert!(
         store
             .set_email(ada.id, Some(&email("ada@example.org")), true)
             .await
-            .unwrap()
+            .must()
     );
-    let user = store.find_user(ada.id).await.unwrap().unwrap();
+    let user = store.find_user(ada.id).await.must().must();
     assert!(user.email_verified);
     store
         .set_email(ada.id, Some(&email("ADA@example.org")), false)
         .await
-        .unwrap();
-    let user = store.find_user(ada.id).await.unwrap().unwrap();
+        .must();
+    let user = store.find_user(ada.id).await.must().must();
     assert_eq!(
         user.email.as_ref().map(EmailAddress::as_str),
         Some("ADA@example.org")
@@ -1337,11 +1356,11 @@ pub async fn a_changed_address_starts_unverified_and_the_same_keeps_its_verifica
     store
         .set_email(ada.id, Some(&email("lovelace@example.org")), false)
         .await
-        .unwrap();
-    let user = store.find_user(ada.id).await.unwrap().unwrap();
+        .must();
+    let user = store.find_user(ada.id).await.must().must();
     assert!(!user.email_verified);
-    store.set_email(ada.id, None, false).await.unwrap();
-    let user = store.find_user(ada.id).await.unwrap().unwrap();
+    store.set_email(ada.id, None, false).await.must();
+    let user = store.find_user(ada.id).await.must().must();
     assert_eq!((user.email, user.email_verified), (None, false));
     // The old address is free again.
     store
@@ -1352,7 +1371,7 @@ pub async fn a_changed_address_starts_unverified_and_the_same_keeps_its_verifica
             now_ms(),
         )
         .await
-        .unwrap();
+        .must();
 }
 
 /// A verification link works once, verifies the address it was sent to, and verifies nothing
@@ -1369,71 +1388,53 @@ pub async fn a_verification_link_is_single_use_and_verifies_only_its_address<S: 
             now,
         )
         .await
-        .unwrap();
+        .must();
     let (token, record) = link(ada.id, LinkPurpose::VerifyEmail, "ada@example.org", now);
-    store.insert_link(&record).await.unwrap();
+    store.insert_link(&record).await.must();
     let found = store
         .find_link(&token.digest(), LinkPurpose::VerifyEmail, now)
         .await
-        .unwrap();
+        .must();
     assert_eq!(found.as_ref(), Some(&record), "looking changes nothing");
     assert!(
         store
             .find_link(&token.digest(), LinkPurpose::ResetPassword, now)
             .await
-            .unwrap()
+            .must()
             .is_none()
     );
-    let verified = store
-        .verify_email(&token.digest(), now)
-        .await
-        .unwrap()
-        .expect("verified");
+    let verified = store.verify_email(&token.digest(), now).await.must().must();
     assert!(verified.email_verified);
-    assert!(
-        store
-            .find_user(ada.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .email_verified
-    );
+    assert!(store.find_user(ada.id).await.must().must().email_verified);
     assert!(
         store
             .verify_email(&token.digest(), now)
             .await
-            .unwrap()
+            .must()
             .is_none(),
         "single use"
     );
 
     // A link to an address since replaced verifies nothing, and is used up.
     let (old, record) = link(ada.id, LinkPurpose::VerifyEmail, "ada@example.org", now);
-    store.insert_link(&record).await.unwrap();
+    store.insert_link(&record).await.must();
     store
         .set_email(ada.id, Some(&email("new@example.org")), false)
         .await
-        .unwrap();
+        .must();
     assert!(
         store
             .verify_email(&old.digest(), now)
             .await
-            .unwrap()
+            .must()
             .is_none()
     );
-    assert!(
-        !store
-            .find_user(ada.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .email_verified
-    );
+    assert!(!store.find_user(ada.id).await.must().must().email_verified);
     assert!(
         store
             .find_link(&old.digest(), LinkPurpose::VerifyEmail, now)
             .await
-            .unwrap()
+            .must()
             .is_none()
     );
 }
@@ -1449,25 +1450,25 @@ pub async fn expired_and_unknown_links_are_never_found<S: AuthStore>(store: &S) 
             then,
         )
         .await
-        .unwrap();
+        .must();
     let (reset, record) = link(ada.id, LinkPurpose::ResetPassword, "ada@example.org", then);
-    store.insert_link(&record).await.unwrap();
+    store.insert_link(&record).await.must();
     let now = now_ms();
     assert!(
         store
             .find_link(&reset.digest(), LinkPurpose::ResetPassword, now)
             .await
-            .unwrap()
+            .must()
             .is_none()
     );
     assert!(
         store
             .reset_password(&reset.digest(), &hash("bmV3"), now)
             .await
-            .unwrap()
+            .must()
             .is_none()
     );
-    let credentials = store.find_credentials(&name("ada")).await.unwrap().unwrap();
+    let credentials = store.find_credentials(&name("ada")).await.must().must();
     assert_eq!(
         credentials.password_hash.expose(),
         hash("YQ").expose(),
@@ -1478,14 +1479,14 @@ pub async fn expired_and_unknown_links_are_never_found<S: AuthStore>(store: &S) 
         store
             .verify_email(&unknown.digest(), now)
             .await
-            .unwrap()
+            .must()
             .is_none()
     );
     assert!(
         store
             .reset_password(&unknown.digest(), &hash("bmV3"), now)
             .await
-            .unwrap()
+            .must()
             .is_none()
     );
 }
@@ -1504,7 +1505,7 @@ pub async fn a_reset_link_sets_the_password_and_ends_sessions_and_other_links<S:
             now,
         )
         .await
-        .unwrap();
+        .must();
     let bob = store
         .create_user(
             &name("bob"),
@@ -1513,45 +1514,45 @@ pub async fn a_reset_link_sets_the_password_and_ends_sessions_and_other_links<S:
             now,
         )
         .await
-        .unwrap();
+        .must();
     let (first, record) = link(ada.id, LinkPurpose::ResetPassword, "ada@example.org", now);
-    store.insert_link(&record).await.unwrap();
+    store.insert_link(&record).await.must();
     let (second, record) = link(ada.id, LinkPurpose::ResetPassword, "ada@example.org", now);
-    store.insert_link(&record).await.unwrap();
+    store.insert_link(&record).await.must();
     let (bobs, record) = link(bob.id, LinkPurpose::ResetPassword, "bob@example.org", now);
-    store.insert_link(&record).await.unwrap();
+    store.insert_link(&record).await.must();
     for _ in 0..2 {
         store
             .insert_session(&session(ada.id, now, normal(now)).1)
             .await
-            .unwrap();
+            .must();
     }
     let (bob_token, bob_session) = session(bob.id, now, normal(now));
-    store.insert_session(&bob_session).await.unwrap();
+    store.insert_session(&bob_session).await.must();
 
     let (user, changed) = store
         .reset_password(&second.digest(), &hash("bmV3"), now)
         .await
-        .unwrap()
-        .expect("a live link");
+        .must()
+        .must();
     assert_eq!(user.id, ada.id);
     assert_ne!(user.auth_stamp, ada.auth_stamp);
     assert_eq!(changed.auth_stamp, user.auth_stamp);
     assert_eq!(changed.sessions_ended, 2);
-    let credentials = store.find_credentials(&name("ada")).await.unwrap().unwrap();
+    let credentials = store.find_credentials(&name("ada")).await.must().must();
     assert_eq!(credentials.password_hash.expose(), hash("bmV3").expose());
     assert!(
         store
             .list_user_sessions(ada.id, now)
             .await
-            .unwrap()
+            .must()
             .is_empty()
     );
     assert!(
         store
             .find_link(&first.digest(), LinkPurpose::ResetPassword, now)
             .await
-            .unwrap()
+            .must()
             .is_none(),
         "other links end"
     );
@@ -1559,7 +1560,7 @@ pub async fn a_reset_link_sets_the_password_and_ends_sessions_and_other_links<S:
         store
             .reset_password(&second.digest(), &hash("YWdhaW4"), now)
             .await
-            .unwrap()
+            .must()
             .is_none(),
         "single use"
     );
@@ -1567,14 +1568,14 @@ pub async fn a_reset_link_sets_the_password_and_ends_sessions_and_other_links<S:
         store
             .find_link(&bobs.digest(), LinkPurpose::ResetPassword, now)
             .await
-            .unwrap()
+            .must()
             .is_some()
     );
     assert!(
         store
             .load_session(&bob_token.digest(), now)
             .await
-            .unwrap()
+            .must()
             .is_some()
     );
 }
@@ -1590,9 +1591,9 @@ pub async fn concurrent_uses_of_one_reset_link_one_wins<S: AuthStore>(store: &S)
             now,
         )
         .await
-        .unwrap();
+        .must();
     let (token, record) = link(ada.id, LinkPurpose::ResetPassword, "ada@example.org", now);
-    store.insert_link(&record).await.unwrap();
+    store.insert_link(&record).await.must();
     let digest = token.digest();
     let (one, two) = (hash("b25l"), hash("dHdv"));
     let (a, b) = tokio::join!(
@@ -1617,8 +1618,8 @@ pub async fn concurrent_uses_of_one_reset_link_one_wins<S: AuthStore>(store: &S)
     let stored = store
         .find_credentials(&name("ada"))
         .await
-        .unwrap()
-        .unwrap()
+        .must()
+        .must()
         .password_hash;
     let expected = if won[0] == 0 { &one } else { &two };
     assert_eq!(stored.expose(), expected.expose());
@@ -1636,25 +1637,25 @@ pub async fn purge_removes_expired_links<S: AuthStore>(store: &S) {
             then,
         )
         .await
-        .unwrap();
+        .must();
     let (old, record) = link(ada.id, LinkPurpose::VerifyEmail, "ada@example.org", then);
-    store.insert_link(&record).await.unwrap();
+    store.insert_link(&record).await.must();
     let (live, record) = link(ada.id, LinkPurpose::VerifyEmail, "ada@example.org", now);
-    store.insert_link(&record).await.unwrap();
-    store.purge_expired_sessions(now).await.unwrap();
+    store.insert_link(&record).await.must();
+    store.purge_expired_sessions(now).await.must();
     // The expired one is gone even from a lookup that ignores expiry: look it up as of then.
     assert!(
         store
             .find_link(&old.digest(), LinkPurpose::VerifyEmail, then)
             .await
-            .unwrap()
+            .must()
             .is_none()
     );
     assert!(
         store
             .find_link(&live.digest(), LinkPurpose::VerifyEmail, now)
             .await
-            .unwrap()
+            .must()
             .is_some()
     );
 }

@@ -99,15 +99,7 @@ impl AuthService {
         after.email_verified = false;
         self.send_verification(&after, &email).await?;
         if !same {
-            if let (Some(old), true) = (&before.email, before.email_verified) {
-                self.post(
-                    &before,
-                    old.clone(),
-                    LetterKind::EmailChanged {
-                        new_domain: email.domain().to_owned(),
-                    },
-                );
-            }
+            self.notify_old_address(&before, &email);
         }
         tracing::info!(event = "email.change", user_id = %before.id, client = %client.address_field(), domain = email.domain(), "email address changed; verification sent");
         Ok(EmailChange::Changed(Box::new(after)))
@@ -144,15 +136,7 @@ impl AuthService {
         }
         let same = before.email.as_ref().map(EmailAddress::key) == Some(email.key());
         if !same {
-            if let (Some(old), true) = (&before.email, before.email_verified) {
-                self.post(
-                    &before,
-                    old.clone(),
-                    LetterKind::EmailChanged {
-                        new_domain: email.domain().to_owned(),
-                    },
-                );
-            }
+            self.notify_old_address(&before, &email);
         }
         tracing::info!(event = "email.set", user_id = %before.id, domain = email.domain(), "email address set by an administrator");
         let mut after = before;
@@ -218,6 +202,19 @@ impl AuthService {
         self.0.cache.evict_user(user.id);
         tracing::info!(event = "email.verify", user_id = %user.id, client = %client.address_field(), "email address verified");
         Ok(Some(user))
+    }
+
+    /// Tells the verified address `before` had that the account's address is now `new`.
+    fn notify_old_address(&self, before: &User, new: &EmailAddress) {
+        if let (Some(old), true) = (&before.email, before.email_verified) {
+            self.post(
+                before,
+                old.clone(),
+                LetterKind::EmailChanged {
+                    new_domain: new.domain().to_owned(),
+                },
+            );
+        }
     }
 
     /// Sends `user` a notice at their verified address; nothing when they have none.
