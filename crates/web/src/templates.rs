@@ -129,7 +129,7 @@ mod tests {
     fn built_ins_compile_and_overrides_win() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("login.html"), "folder login").unwrap();
-        std::fs::write(dir.path().join("notes.txt"), "{{ not a template").unwrap();
+        std::fs::write(dir.path().join("notes.md"), "{{ not a template").unwrap();
         let t = Templates::new(
             Some(dir.path()),
             &[("register.html".into(), "code register".into())],
