@@ -4,6 +4,8 @@
 //!   unless `WRISTBAND_TEST_POSTGRES_URL` names one;
 //! - `ci`: what `.ci/run` runs: formatting, clippy and rustdoc with warnings denied, `test`,
 //!   then `bench --quick`;
+//! - `smtp-check`: makes sure the tests' SMTP server (Python's aiosmtpd) is installed, as
+//!   `test` does first;
 //! - `pg`: a development PostgreSQL in `target/dev-postgres`, running until Ctrl-C;
 //! - `fuzz`: the coverage-guided fuzz targets of `fuzz/` under AFL++, with their figures;
 //! - `bench`: builds the release server and the `bench` crate (the debug build for `--quick`),
@@ -20,6 +22,7 @@ mod fuzz;
 mod interrupt;
 mod postgres;
 mod process;
+mod smtp;
 mod summary;
 mod tasks;
 mod tidy;
@@ -37,9 +40,14 @@ Tasks:
   test [-- ARGS]  Run the whole test suite: unit, integration and doc tests, every store
                   against SQLite and PostgreSQL. Uses cargo-nextest when installed, else
                   `cargo test`; ARGS go to that runner (doc tests run first, in full).
+                  First installs the tests' SMTP server, Python's aiosmtpd, when missing
+                  (see smtp-check).
   ci              What CI runs (`.ci/run`): `cargo fmt --check`, clippy and rustdoc with
                   warnings denied, `test`, then `bench -- --quick`. Stops at the first
                   failing step.
+  smtp-check      Check that python3 can import aiosmtpd (the SMTP server every mail test
+                  starts); when not, install aiosmtpd==1.4.6 with pip (and pip itself with
+                  ensurepip or apt-get when python3 has none).
   pg              Start a development PostgreSQL in target/dev-postgres (kept between runs),
                   print its URL, and keep it running until Ctrl-C.
   bench [-- ARGS] Build `wristband` and the benchmark in release mode, then measure, for each
@@ -75,6 +83,8 @@ enum Task {
     Ci,
     /// `pg`.
     Pg,
+    /// `smtp-check`.
+    SmtpCheck,
     /// `bench`, with the arguments for `wristband-bench`.
     Bench(Vec<OsString>),
     /// `fuzz`, with its plan.
@@ -113,6 +123,7 @@ fn parse(args: Vec<OsString>) -> Result<Task, String> {
         }
         Some("ci") => no_more(Task::Ci),
         Some("pg") => no_more(Task::Pg),
+        Some("smtp-check") => no_more(Task::SmtpCheck),
         Some("help" | "-h" | "--help") => Ok(Task::Help),
         _ => Err(format!("unknown task `{}`", task.to_string_lossy())),
     }
@@ -134,6 +145,7 @@ fn main() -> ExitCode {
         Task::Test(extra) => interrupt::install_exit_handler().and_then(|()| tasks::test(&extra)),
         Task::Ci => interrupt::install_exit_handler().and_then(|()| tasks::ci()),
         Task::Pg => tasks::pg(),
+        Task::SmtpCheck => tasks::smtp_check(),
         Task::Bench(extra) => interrupt::install_exit_handler().and_then(|()| tasks::bench(&extra)),
         Task::Fuzz(plan) => fuzz::run(&plan),
     };
@@ -160,6 +172,7 @@ mod tests {
     fn parses_tasks() {
         assert_eq!(parse(args(&["ci"])), Ok(Task::Ci));
         assert_eq!(parse(args(&["pg"])), Ok(Task::Pg));
+        assert_eq!(parse(args(&["smtp-check"])), Ok(Task::SmtpCheck));
         assert_eq!(parse(args(&["--help"])), Ok(Task::Help));
         assert_eq!(parse(args(&["test"])), Ok(Task::Test(vec![])));
     }

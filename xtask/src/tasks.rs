@@ -1,4 +1,4 @@
-//! The tasks themselves: `test`, `ci`, `pg` and `bench`.
+//! The tasks themselves: `test`, `ci`, `pg`, `bench` and `smtp-check`.
 
 use std::env;
 use std::ffi::{OsStr, OsString};
@@ -12,6 +12,7 @@ use crate::error::{Failure, Result};
 use crate::interrupt;
 use crate::postgres::{self, TEST_URL_VAR};
 use crate::process;
+use crate::smtp;
 use crate::summary::Summary;
 
 /// `cargo xtask test`: the whole test suite, with a PostgreSQL for the PostgreSQL tests.
@@ -22,7 +23,8 @@ pub fn test(extra: &[OsString]) -> Result {
 }
 
 /// `cargo xtask ci`: fmt, clippy and rustdoc with warnings denied, then `test`; stops at the
-/// first failing step. Installs nothing: a missing tool is a failure that says what to install.
+/// first failing step. Installs nothing but the tests' SMTP server (Python's aiosmtpd, with pip):
+/// any other missing tool is a failure that says what to install.
 pub fn ci() -> Result {
     let mut summary = Summary::new("ci");
     let outcome = ci_steps(&mut summary);
@@ -31,6 +33,13 @@ pub fn ci() -> Result {
     {
         eprintln!("\nci: step `{step}` failed; the steps after it did not run");
     }
+    conclude(&summary, outcome)
+}
+
+/// `cargo xtask smtp-check`: the `SMTP server (aiosmtpd)` step of `test` alone.
+pub fn smtp_check() -> Result {
+    let mut summary = Summary::new("smtp-check");
+    let outcome = smtp_step(&mut summary);
     conclude(&summary, outcome)
 }
 
@@ -210,6 +219,9 @@ fn require_subcommand(summary: &mut Summary, subcommand: &str, component: &str) 
 }
 
 fn test_steps(extra: &[OsString], summary: &mut Summary) -> Result {
+    // Before the cluster starts: cheap, and a reason not to start one.
+    smtp_step(summary)?;
+
     // Keeps a throw-away cluster alive until the tests are done; dropping it stops it.
     let (url, cluster) = postgres_for_tests(summary)?;
 
@@ -275,6 +287,33 @@ fn postgres_for_tests(summary: &mut Summary) -> Result<(OsString, Option<postgre
                 "PostgreSQL",
                 false,
                 "no PostgreSQL for the tests (see the error above)",
+                started,
+            );
+            Err(Failure::Failed)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The step's name in summaries.
+const SMTP_STEP: &str = "SMTP server (aiosmtpd)";
+
+/// The tests' SMTP server: aiosmtpd importable by `python3`, installed with pip when it is not
+/// (the harness starts one server per test; see `crates/test-harness/src/smtp.rs`).
+fn smtp_step(summary: &mut Summary) -> Result {
+    println!("\n==> {SMTP_STEP}: `python3 -c 'import aiosmtpd'`, installing it when missing");
+    let started = Instant::now();
+    match smtp::ensure_aiosmtpd() {
+        Ok(note) => {
+            summary.record(SMTP_STEP, true, note, started);
+            Ok(())
+        }
+        Err(Failure::Error(message)) => {
+            eprintln!("xtask: error: {message}");
+            summary.record(
+                SMTP_STEP,
+                false,
+                "aiosmtpd is missing and could not be installed (see the error above)",
                 started,
             );
             Err(Failure::Failed)

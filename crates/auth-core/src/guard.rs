@@ -93,7 +93,7 @@ impl RouteGuard for LoginRequired {
 /// use time::OffsetDateTime;
 ///
 /// let now = OffsetDateTime::now_utc();
-/// let ada = User { id: UserId(1), username: Username::parse("ada").unwrap(), auth_stamp: String::new(), created_at: now };
+/// let ada = User { id: UserId(1), username: Username::parse("ada").unwrap(), auth_stamp: String::new(), created_at: now, email: None, email_verified: false };
 /// let an_hour_ago = Access { user: Some(&ada), authenticated_at: Some(now - Duration::from_secs(3600)), now };
 /// let guard = FreshLogin(Duration::from_secs(600));
 /// assert_eq!(guard.check(&an_hour_ago), Err(Denial::ReauthenticationRequired));
@@ -120,7 +120,7 @@ impl RouteGuard for FreshLogin {
 /// use auth_core::{User, UserId, Username};
 ///
 /// let now = time::OffsetDateTime::now_utc();
-/// let bob = User { id: UserId(2), username: Username::parse("bob").unwrap(), auth_stamp: String::new(), created_at: now };
+/// let bob = User { id: UserId(2), username: Username::parse("bob").unwrap(), auth_stamp: String::new(), created_at: now, email: None, email_verified: false };
 /// let admins = UserPredicate(|u: &User| u.username.as_str() == "admin");
 /// let access = Access { user: Some(&bob), authenticated_at: Some(now), now };
 /// assert_eq!(admins.check(&access), Err(Denial::Forbidden));
@@ -154,6 +154,8 @@ mod tests {
             username: Username::parse(name).unwrap(),
             auth_stamp: "s".into(),
             created_at: OffsetDateTime::now_utc(),
+            email: None,
+            email_verified: false,
         }
     }
 

@@ -8,7 +8,10 @@
 //! - [`username`]: NFKC, case-insensitive identity.
 //! - [`session`]: random tokens (the store keeps only their SHA-256), idle/absolute/remember-me
 //!   expiry.
-//! - [`store`]: the [`UserStore`], [`SessionStore`] and [`AuthStore`] traits a backend implements.
+//! - [`email`]: email addresses, and the single-use tokens of verification and reset links.
+//! - [`mail`]: the [`Letter`]s the use cases send, and the [`Outbox`] they post them to.
+//! - [`store`]: the [`UserStore`], [`SessionStore`], [`EmailStore`] and [`AuthStore`] traits a
+//!   backend implements.
 //! - [`throttle`]: login throttling, the [`FailureCounterStore`] trait and the [`LoginThrottle`]
 //!   policy.
 //! - [`guard`]: route guards as values ([`LoginRequired`](guard::LoginRequired),
@@ -50,10 +53,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod email;
 pub mod foreign_hash;
 pub mod guard;
 pub mod hasher;
 pub mod keys;
+pub mod mail;
 pub mod password_policy;
 pub mod secret;
 pub mod service;
@@ -66,10 +71,12 @@ pub mod username;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use email::{EmailAddress, EmailError, EmailPolicy, LinkPurpose, LinkRecord, LinkToken};
 pub use hasher::{
     Argon2Hasher, Argon2Settings, HashError, HasherConfig, PasswordHasher, Verification,
 };
 pub use keys::{KeyRing, Signer};
+pub use mail::{Letter, LetterKind, Outbox};
 pub use password_policy::{PasswordPolicy, PasswordRuleViolation};
 pub use secret::{PasswordHashString, SecretString};
 pub use service::{AuthService, Client, ServiceError, ServiceSettings, SessionStorage};
@@ -77,7 +84,9 @@ pub use session::{
     NewSession, SessionId, SessionRecord, SessionTimeouts, SessionToken, SessionTouch, TokenDigest,
 };
 pub use session_cache::SessionCache;
-pub use store::{AuthStore, SessionStore, StoreError, User, UserCredentials, UserId, UserStore};
+pub use store::{
+    AuthStore, EmailStore, SessionStore, StoreError, User, UserCredentials, UserId, UserStore,
+};
 pub use throttle::{
     FailureCount, FailureCounterStore, LoginThrottle, RetryAfter, ThrottleKey, ThrottleScope,
 };

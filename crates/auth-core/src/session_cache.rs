@@ -297,6 +297,8 @@ mod tests {
             username: Username::parse(&format!("user{id}")).unwrap(),
             auth_stamp: "stamp".into(),
             created_at: OffsetDateTime::UNIX_EPOCH,
+            email: None,
+            email_verified: false,
         }
     }
 

@@ -25,6 +25,7 @@
 //!   [`UserStore::import_users`] commit everything or nothing.
 //! - Every method that returns `Ok` has committed its write.
 
+use crate::email::{EmailAddress, LinkPurpose, LinkRecord};
 use crate::secret::PasswordHashString;
 use crate::session::{NewSession, SessionId, SessionRecord, SessionTouch, TokenDigest};
 use crate::session_cache::SessionCache;
@@ -55,6 +56,11 @@ pub struct User {
     pub auth_stamp: String,
     /// Registration time.
     pub created_at: OffsetDateTime,
+    /// The user's email address, if they gave one (unique by [`EmailAddress::key`]).
+    pub email: Option<EmailAddress>,
+    /// Whether the user proved they read [`email`](Self::email) (a verification link's form
+    /// was submitted, or an administrator set it).
+    pub email_verified: bool,
 }
 
 /// A user with their stored password hash, for login only.
@@ -76,6 +82,9 @@ pub enum StoreError {
     /// The username is already registered (unique violation on the identity key).
     #[error("that username is taken")]
     Taken,
+    /// The email address is already another user's (unique violation on its key).
+    #[error("that email address is taken")]
+    EmailTaken,
     /// The database cannot be reached, is locked, or timed out: retry later (HTTP 503).
     #[error("the database is unavailable")]
     Unavailable(#[source] BackendError),
@@ -100,11 +109,13 @@ impl StoreError {
 /// Users and their password hashes.
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Registers a user; [`StoreError::Taken`] if the identity key exists.
+    /// Registers a user, with an unverified `email` if given; [`StoreError::Taken`] if the
+    /// identity key exists, [`StoreError::EmailTaken`] if the address's key does.
     async fn create_user(
         &self,
         username: &Username,
         password_hash: &PasswordHashString,
+        email: Option<&EmailAddress>,
         now: OffsetDateTime,
     ) -> Result<User, StoreError>;
 
@@ -301,9 +312,57 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Option<(User, bool)>, StoreError>;
 }
 
+/// Email addresses and the one-time links sent to them (contract §9).
+///
+/// - Addresses are unique by [`EmailAddress::key`] (a unique index; a conflict is
+///   [`StoreError::EmailTaken`], never a generic error).
+/// - Links are kept by [`TokenDigest`] only and are **single use**: taking
+///   one ([`verify_email`](Self::verify_email), [`AuthStore::reset_password`]) deletes it in
+///   the same statement that reads it, so two concurrent uses cannot both succeed.
+/// - An expired link is never returned, exactly like an unknown one.
+#[async_trait]
+pub trait EmailStore: Send + Sync {
+    /// Sets the user's address (`None` removes it), verified or not; `false` when there is no
+    /// such user. Setting the address the user already has (same key) keeps its verification
+    /// unless `verified` says so.
+    async fn set_email(
+        &self,
+        id: UserId,
+        email: Option<&EmailAddress>,
+        verified: bool,
+    ) -> Result<bool, StoreError>;
+
+    /// The user whose address has `email`'s key.
+    async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError>;
+
+    /// Stores a new link.
+    async fn insert_link(&self, link: &LinkRecord) -> Result<(), StoreError>;
+
+    /// The live link with this digest and purpose at `now`, without using it (the page a link
+    /// opens changes nothing).
+    async fn find_link(
+        &self,
+        digest: &crate::TokenDigest,
+        purpose: LinkPurpose,
+        now: OffsetDateTime,
+    ) -> Result<Option<LinkRecord>, StoreError>;
+
+    /// Uses the live verification link with this digest, in one transaction: the link is
+    /// deleted and, if the user's address is still the one it was sent to, marked verified.
+    /// Returns the user as they now are when it was verified; `None` for an unknown, expired or
+    /// used link, or one sent to an address the user has since replaced.
+    async fn verify_email(
+        &self,
+        digest: &crate::TokenDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError>;
+}
+
 /// A complete backend: users, sessions, and a health check.
 #[async_trait]
-pub trait AuthStore: UserStore + SessionStore + crate::throttle::FailureCounterStore {
+pub trait AuthStore:
+    UserStore + SessionStore + EmailStore + crate::throttle::FailureCounterStore
+{
     /// A password change, as **one transaction**: the user's hash becomes `password_hash`, the
     /// auth stamp a fresh one (returned), every session of the user is deleted, and `renewed`,
     /// when given, is stored as their one remaining session (the one that made the change,
@@ -316,6 +375,17 @@ pub trait AuthStore: UserStore + SessionStore + crate::throttle::FailureCounterS
         password_hash: &PasswordHashString,
         renewed: Option<&NewSession>,
     ) -> Result<PasswordChanged, StoreError>;
+
+    /// A password reset through a link, as **one transaction**: the live reset link with this
+    /// digest is used (deleted), the user's hash becomes `password_hash`, the auth stamp a
+    /// fresh one, every session of the user and every other reset link of theirs is deleted.
+    /// `None`, with nothing written, for an unknown, expired or used link.
+    async fn reset_password(
+        &self,
+        digest: &crate::TokenDigest,
+        password_hash: &PasswordHashString,
+        now: OffsetDateTime,
+    ) -> Result<Option<(User, PasswordChanged)>, StoreError>;
 
     /// A cheap round trip to the database, for `/healthz`.
     async fn ping(&self) -> Result<(), StoreError>;

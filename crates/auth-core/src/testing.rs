@@ -11,6 +11,7 @@
 //!
 //! Each case becomes its own `#[tokio::test]`, so a failure names the rule that broke.
 
+use crate::email::{EmailAddress, LinkPurpose, LinkRecord, LinkToken};
 use crate::secret::PasswordHashString;
 use crate::session::{NewSession, SessionDeadlines, SessionId, SessionToken, SessionTouch};
 use crate::store::{AuthStore, StoreError, UserId};
@@ -60,7 +61,14 @@ macro_rules! store_conformance_tests {
             import_creates_new_users_and_never_overwrites_existing_ones,
             import_all_or_nothing_writes_nothing_when_a_name_exists,
             import_dry_run_writes_nothing,
-            import_of_many_users_is_complete_and_counts_exactly
+            import_of_many_users_is_complete_and_counts_exactly,
+            email_addresses_are_unique_case_insensitively,
+            a_changed_address_starts_unverified_and_the_same_keeps_its_verification,
+            a_verification_link_is_single_use_and_verifies_only_its_address,
+            expired_and_unknown_links_are_never_found,
+            a_reset_link_sets_the_password_and_ends_sessions_and_other_links,
+            concurrent_uses_of_one_reset_link_one_wins,
+            purge_removes_expired_links
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -121,7 +129,7 @@ fn normal(now: OffsetDateTime) -> SessionDeadlines {
 
 async fn user<S: AuthStore>(store: &S, raw: &str) -> UserId {
     match store
-        .create_user(&name(raw), &hash("aGFzaA"), now_ms())
+        .create_user(&name(raw), &hash("aGFzaA"), None, now_ms())
         .await
     {
         Ok(user) => user.id,
@@ -133,7 +141,7 @@ async fn user<S: AuthStore>(store: &S, raw: &str) -> UserId {
 pub async fn create_and_find_user<S: AuthStore>(store: &S) {
     let now = now_ms();
     let created = store
-        .create_user(&name("Alice"), &hash("aGFzaA"), now)
+        .create_user(&name("Alice"), &hash("aGFzaA"), None, now)
         .await
         .unwrap_or_else(|e| panic!("create: {e}"));
     assert_eq!(created.username.as_str(), "Alice");
@@ -155,11 +163,11 @@ pub async fn create_and_find_user<S: AuthStore>(store: &S) {
 pub async fn usernames_are_unique_case_insensitively<S: AuthStore>(store: &S) {
     user(store, "Bob").await;
     let second = store
-        .create_user(&name("bob"), &hash("b3RoZXI"), now_ms())
+        .create_user(&name("bob"), &hash("b3RoZXI"), None, now_ms())
         .await;
     assert!(matches!(second, Err(StoreError::Taken)), "{second:?}");
     let third = store
-        .create_user(&name("ＢＯＢ"), &hash("b3RoZXI"), now_ms())
+        .create_user(&name("ＢＯＢ"), &hash("b3RoZXI"), None, now_ms())
         .await;
     assert!(matches!(third, Err(StoreError::Taken)), "{third:?}");
 }
@@ -171,8 +179,8 @@ pub async fn concurrent_creates_of_one_name_one_wins<S: AuthStore>(store: &S) {
         let upper = raw.to_uppercase();
         let (lower, upper, hash_a, hash_b) = (name(&raw), name(&upper), hash("YQ"), hash("Yg"));
         let (a, b) = tokio::join!(
-            store.create_user(&lower, &hash_a, now_ms()),
-            store.create_user(&upper, &hash_b, now_ms()),
+            store.create_user(&lower, &hash_a, None, now_ms()),
+            store.create_user(&upper, &hash_b, None, now_ms()),
         );
         let wins = [&a, &b].iter().filter(|r| r.is_ok()).count();
         let taken = [&a, &b]
@@ -514,7 +522,7 @@ pub async fn deleting_a_user_deletes_their_sessions<S: AuthStore>(store: &S) {
     // The name is free again.
     assert!(
         store
-            .create_user(&name("NED"), &hash("YQ"), now)
+            .create_user(&name("NED"), &hash("YQ"), None, now)
             .await
             .is_ok()
     );
@@ -1226,4 +1234,428 @@ pub async fn import_of_many_users_is_complete_and_counts_exactly<S: AuthStore>(s
             "row {i}"
         );
     }
+}
+
+/// `unwrap` for the email cases, naming the caller's line (the lints deny `unwrap`).
+trait Must<T> {
+    fn must(self) -> T;
+}
+
+impl<T, E: std::fmt::Debug> Must<T> for Result<T, E> {
+    #[track_caller]
+    fn must(self) -> T {
+        self.unwrap_or_else(|e| panic!("store call failed: {e:?}"))
+    }
+}
+
+impl<T> Must<T> for Option<T> {
+    #[track_caller]
+    fn must(self) -> T {
+        self.unwrap_or_else(|| panic!("expected a value, found none"))
+    }
+}
+
+fn email(raw: &str) -> EmailAddress {
+    EmailAddress::parse(raw).unwrap_or_else(|e| panic!("test address {raw:?}: {e}"))
+}
+
+fn link(
+    user_id: UserId,
+    purpose: LinkPurpose,
+    to: &str,
+    now: OffsetDateTime,
+) -> (LinkToken, LinkRecord) {
+    let token = LinkToken::generate();
+    let record = LinkRecord::new(&token, user_id, purpose, email(to), now);
+    (token, record)
+}
+
+/// Addresses are unique by their lower-cased form, at creation and when set; a conflict is
+/// `EmailTaken`, distinct from a taken username.
+pub async fn email_addresses_are_unique_case_insensitively<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(
+            &name("ada"),
+            &hash("YQ"),
+            Some(&email("Ada@Example.org")),
+            now_ms(),
+        )
+        .await
+        .must();
+    assert_eq!(
+        ada.email.as_ref().map(EmailAddress::as_str),
+        Some("Ada@Example.org")
+    );
+    assert!(!ada.email_verified);
+    let twin = store
+        .create_user(
+            &name("twin"),
+            &hash("YQ"),
+            Some(&email("ada@example.ORG")),
+            now_ms(),
+        )
+        .await;
+    assert!(matches!(twin, Err(StoreError::EmailTaken)), "{twin:?}");
+    let bob = store
+        .create_user(&name("bob"), &hash("Yg"), None, now_ms())
+        .await
+        .must();
+    let taken = store
+        .set_email(bob.id, Some(&email("ADA@example.org")), false)
+        .await;
+    assert!(matches!(taken, Err(StoreError::EmailTaken)), "{taken:?}");
+    let found = store
+        .find_user_by_email(&email("ada@EXAMPLE.org"))
+        .await
+        .must();
+    assert_eq!(found.map(|u| u.id), Some(ada.id));
+    assert!(
+        store
+            .find_user_by_email(&email("nobody@example.org"))
+            .await
+            .must()
+            .is_none()
+    );
+    assert!(
+        !store
+            .set_email(UserId(i64::MAX), Some(&email("x@example.org")), false)
+            .await
+            .must()
+    );
+}
+
+/// Another address starts unverified; setting the same one again keeps its verification; an
+/// administrator's is verified at once.
+pub async fn a_changed_address_starts_unverified_and_the_same_keeps_its_verification<
+    S: AuthStore,
+>(
+    store: &S,
+) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    assert!(
+        store
+            .set_email(ada.id, Some(&email("ada@example.org")), true)
+            .await
+            .must()
+    );
+    let user = store.find_user(ada.id).await.must().must();
+    assert!(user.email_verified);
+    store
+        .set_email(ada.id, Some(&email("ADA@example.org")), false)
+        .await
+        .must();
+    let user = store.find_user(ada.id).await.must().must();
+    assert_eq!(
+        user.email.as_ref().map(EmailAddress::as_str),
+        Some("ADA@example.org")
+    );
+    assert!(user.email_verified, "the same mailbox stays verified");
+    store
+        .set_email(ada.id, Some(&email("lovelace@example.org")), false)
+        .await
+        .must();
+    let user = store.find_user(ada.id).await.must().must();
+    assert!(!user.email_verified);
+    store.set_email(ada.id, None, false).await.must();
+    let user = store.find_user(ada.id).await.must().must();
+    assert_eq!((user.email, user.email_verified), (None, false));
+    // The old address is free again.
+    store
+        .create_user(
+            &name("bob"),
+            &hash("Yg"),
+            Some(&email("ada@example.org")),
+            now_ms(),
+        )
+        .await
+        .must();
+}
+
+/// A verification link works once, verifies the address it was sent to, and verifies nothing
+/// when the user has changed their address since.
+pub async fn a_verification_link_is_single_use_and_verifies_only_its_address<S: AuthStore>(
+    store: &S,
+) {
+    let now = now_ms();
+    let ada = store
+        .create_user(
+            &name("ada"),
+            &hash("YQ"),
+            Some(&email("ada@example.org")),
+            now,
+        )
+        .await
+        .must();
+    let (token, record) = link(ada.id, LinkPurpose::VerifyEmail, "ada@example.org", now);
+    store.insert_link(&record).await.must();
+    let found = store
+        .find_link(&token.digest(), LinkPurpose::VerifyEmail, now)
+        .await
+        .must();
+    assert_eq!(found.as_ref(), Some(&record), "looking changes nothing");
+    assert!(
+        store
+            .find_link(&token.digest(), LinkPurpose::ResetPassword, now)
+            .await
+            .must()
+            .is_none()
+    );
+    let verified = store.verify_email(&token.digest(), now).await.must().must();
+    assert!(verified.email_verified);
+    assert!(store.find_user(ada.id).await.must().must().email_verified);
+    assert!(
+        store
+            .verify_email(&token.digest(), now)
+            .await
+            .must()
+            .is_none(),
+        "single use"
+    );
+
+    // A link to an address since replaced verifies nothing, and is used up.
+    let (old, record) = link(ada.id, LinkPurpose::VerifyEmail, "ada@example.org", now);
+    store.insert_link(&record).await.must();
+    store
+        .set_email(ada.id, Some(&email("new@example.org")), false)
+        .await
+        .must();
+    assert!(
+        store
+            .verify_email(&old.digest(), now)
+            .await
+            .must()
+            .is_none()
+    );
+    assert!(!store.find_user(ada.id).await.must().must().email_verified);
+    assert!(
+        store
+            .find_link(&old.digest(), LinkPurpose::VerifyEmail, now)
+            .await
+            .must()
+            .is_none()
+    );
+}
+
+/// An expired link is never found nor used; neither is one never stored.
+pub async fn expired_and_unknown_links_are_never_found<S: AuthStore>(store: &S) {
+    let then = now_ms() - time::Duration::hours(2);
+    let ada = store
+        .create_user(
+            &name("ada"),
+            &hash("YQ"),
+            Some(&email("ada@example.org")),
+            then,
+        )
+        .await
+        .must();
+    let (reset, record) = link(ada.id, LinkPurpose::ResetPassword, "ada@example.org", then);
+    store.insert_link(&record).await.must();
+    let now = now_ms();
+    assert!(
+        store
+            .find_link(&reset.digest(), LinkPurpose::ResetPassword, now)
+            .await
+            .must()
+            .is_none()
+    );
+    assert!(
+        store
+            .reset_password(&reset.digest(), &hash("bmV3"), now)
+            .await
+            .must()
+            .is_none()
+    );
+    let credentials = store.find_credentials(&name("ada")).await.must().must();
+    assert_eq!(
+        credentials.password_hash.expose(),
+        hash("YQ").expose(),
+        "nothing written"
+    );
+    let unknown = LinkToken::generate();
+    assert!(
+        store
+            .verify_email(&unknown.digest(), now)
+            .await
+            .must()
+            .is_none()
+    );
+    assert!(
+        store
+            .reset_password(&unknown.digest(), &hash("bmV3"), now)
+            .await
+            .must()
+            .is_none()
+    );
+}
+
+/// Using a reset link, in one transaction: the new hash, a new auth stamp, no sessions left,
+/// and no other reset link of the user's (another user's links are untouched).
+pub async fn a_reset_link_sets_the_password_and_ends_sessions_and_other_links<S: AuthStore>(
+    store: &S,
+) {
+    let now = now_ms();
+    let ada = store
+        .create_user(
+            &name("ada"),
+            &hash("YQ"),
+            Some(&email("ada@example.org")),
+            now,
+        )
+        .await
+        .must();
+    let bob = store
+        .create_user(
+            &name("bob"),
+            &hash("Yg"),
+            Some(&email("bob@example.org")),
+            now,
+        )
+        .await
+        .must();
+    let (first, record) = link(ada.id, LinkPurpose::ResetPassword, "ada@example.org", now);
+    store.insert_link(&record).await.must();
+    let (second, record) = link(ada.id, LinkPurpose::ResetPassword, "ada@example.org", now);
+    store.insert_link(&record).await.must();
+    let (bobs, record) = link(bob.id, LinkPurpose::ResetPassword, "bob@example.org", now);
+    store.insert_link(&record).await.must();
+    for _ in 0..2 {
+        store
+            .insert_session(&session(ada.id, now, normal(now)).1)
+            .await
+            .must();
+    }
+    let (bob_token, bob_session) = session(bob.id, now, normal(now));
+    store.insert_session(&bob_session).await.must();
+
+    let (user, changed) = store
+        .reset_password(&second.digest(), &hash("bmV3"), now)
+        .await
+        .must()
+        .must();
+    assert_eq!(user.id, ada.id);
+    assert_ne!(user.auth_stamp, ada.auth_stamp);
+    assert_eq!(changed.auth_stamp, user.auth_stamp);
+    assert_eq!(changed.sessions_ended, 2);
+    let credentials = store.find_credentials(&name("ada")).await.must().must();
+    assert_eq!(credentials.password_hash.expose(), hash("bmV3").expose());
+    assert!(
+        store
+            .list_user_sessions(ada.id, now)
+            .await
+            .must()
+            .is_empty()
+    );
+    assert!(
+        store
+            .find_link(&first.digest(), LinkPurpose::ResetPassword, now)
+            .await
+            .must()
+            .is_none(),
+        "other links end"
+    );
+    assert!(
+        store
+            .reset_password(&second.digest(), &hash("YWdhaW4"), now)
+            .await
+            .must()
+            .is_none(),
+        "single use"
+    );
+    assert!(
+        store
+            .find_link(&bobs.digest(), LinkPurpose::ResetPassword, now)
+            .await
+            .must()
+            .is_some()
+    );
+    assert!(
+        store
+            .load_session(&bob_token.digest(), now)
+            .await
+            .must()
+            .is_some()
+    );
+}
+
+/// Two concurrent uses of one reset link: exactly one sets its password.
+pub async fn concurrent_uses_of_one_reset_link_one_wins<S: AuthStore>(store: &S) {
+    let now = now_ms();
+    let ada = store
+        .create_user(
+            &name("ada"),
+            &hash("YQ"),
+            Some(&email("ada@example.org")),
+            now,
+        )
+        .await
+        .must();
+    let (token, record) = link(ada.id, LinkPurpose::ResetPassword, "ada@example.org", now);
+    store.insert_link(&record).await.must();
+    let digest = token.digest();
+    let (one, two) = (hash("b25l"), hash("dHdv"));
+    let (a, b) = tokio::join!(
+        store.reset_password(&digest, &one, now),
+        store.reset_password(&digest, &two, now)
+    );
+    let outcomes = [a, b];
+    let won: Vec<usize> = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r, Ok(Some(_))))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(won.len(), 1, "{outcomes:?}");
+    for outcome in &outcomes {
+        // The loser saw a used link, or (SQLite) a busy database, never a second reset.
+        assert!(
+            matches!(outcome, Ok(_) | Err(StoreError::Unavailable(_))),
+            "{outcome:?}"
+        );
+    }
+    let stored = store
+        .find_credentials(&name("ada"))
+        .await
+        .must()
+        .must()
+        .password_hash;
+    let expected = if won[0] == 0 { &one } else { &two };
+    assert_eq!(stored.expose(), expected.expose());
+}
+
+/// The purge removes expired links and keeps live ones.
+pub async fn purge_removes_expired_links<S: AuthStore>(store: &S) {
+    let then = now_ms() - time::Duration::hours(48);
+    let now = now_ms();
+    let ada = store
+        .create_user(
+            &name("ada"),
+            &hash("YQ"),
+            Some(&email("ada@example.org")),
+            then,
+        )
+        .await
+        .must();
+    let (old, record) = link(ada.id, LinkPurpose::VerifyEmail, "ada@example.org", then);
+    store.insert_link(&record).await.must();
+    let (live, record) = link(ada.id, LinkPurpose::VerifyEmail, "ada@example.org", now);
+    store.insert_link(&record).await.must();
+    store.purge_expired_sessions(now).await.must();
+    // The expired one is gone even from a lookup that ignores expiry: look it up as of then.
+    assert!(
+        store
+            .find_link(&old.digest(), LinkPurpose::VerifyEmail, then)
+            .await
+            .must()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_link(&live.digest(), LinkPurpose::VerifyEmail, now)
+            .await
+            .must()
+            .is_some()
+    );
 }

@@ -11,6 +11,8 @@
 //! | [`ThrottleScope::Account`] | one username from every address | `login.max_failures_per_account` | one hour |
 //! | [`ThrottleScope::Address`] | one client address over every username | `login.max_failures_per_address` | `login.failure_window` |
 //! | [`ThrottleScope::Registration`] | registrations from one client address | `register.max_per_address` | one hour |
+//! | [`ThrottleScope::ResetFromAddress`] | password reset requests from one client address | `account.reset_max_per_address` | one hour |
+//! | [`ThrottleScope::ResetForAccount`] | password reset requests naming one username or address | `account.reset_max_per_account` | one hour |
 //!
 //! Once a counter has reached its limit, every further attempt it covers is refused (HTTP 429,
 //! `Retry-After`) until its window ends, even with the right password. Refused attempts are not
@@ -48,6 +50,8 @@ use unicode_normalization::UnicodeNormalization;
 pub const ACCOUNT_WINDOW: Duration = Duration::from_secs(60 * 60);
 /// The window of the registration rule: fixed by the contract at one hour.
 pub const REGISTRATION_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// The window of both password reset rules: one hour.
+pub const RESET_WINDOW: Duration = Duration::from_secs(60 * 60);
 
 /// Longest unparsable username kept for throttling, in code points: enough to tell attempts
 /// apart, short enough that a huge form field costs nothing.
@@ -64,6 +68,11 @@ pub enum ThrottleScope {
     Address,
     /// Registrations from one client address (`register.max_per_address`).
     Registration,
+    /// Password reset requests from one client address (`account.reset_max_per_address`).
+    ResetFromAddress,
+    /// Password reset requests naming one account, by the username or address typed
+    /// (`account.reset_max_per_account`).
+    ResetForAccount,
 }
 
 impl ThrottleScope {
@@ -74,6 +83,8 @@ impl ThrottleScope {
             Self::Account => "u",
             Self::Address => "a",
             Self::Registration => "r",
+            Self::ResetFromAddress => "pa",
+            Self::ResetForAccount => "pu",
         }
     }
 }
@@ -117,6 +128,20 @@ impl ThrottleKey {
     /// The counter of registrations from `address`.
     pub fn registrations(address: IpAddr) -> Self {
         Self::build(ThrottleScope::Registration, &address_text(Some(address)))
+    }
+
+    /// The counter of password reset requests from `address`.
+    pub fn reset_requests_from(address: IpAddr) -> Self {
+        Self::build(
+            ThrottleScope::ResetFromAddress,
+            &address_text(Some(address)),
+        )
+    }
+
+    /// The counter of password reset requests naming `login_key` (a username's throttle form,
+    /// or an address's key), from every client.
+    pub fn reset_requests_for(login_key: &str) -> Self {
+        Self::build(ThrottleScope::ResetForAccount, &username_digest(login_key))
     }
 
     fn build(scope: ThrottleScope, subject: &str) -> Self {
@@ -300,6 +325,11 @@ pub struct LoginThrottle {
     /// Registrations allowed per client address within [`REGISTRATION_WINDOW`]; the same
     /// counters and decision serve it.
     pub max_registrations_per_address: u32,
+    /// Password reset requests allowed per client address within [`RESET_WINDOW`].
+    pub max_reset_requests_per_address: u32,
+    /// Password reset requests allowed per account (username or address typed) within
+    /// [`RESET_WINDOW`].
+    pub max_reset_requests_per_account: u32,
 }
 
 impl Default for LoginThrottle {
@@ -311,6 +341,8 @@ impl Default for LoginThrottle {
             max_failures_per_account: 100,
             max_failures_per_address: 50,
             max_registrations_per_address: 20,
+            max_reset_requests_per_address: 20,
+            max_reset_requests_per_account: 5,
         }
     }
 }
@@ -340,6 +372,8 @@ impl LoginThrottle {
             ThrottleScope::Account => self.max_failures_per_account,
             ThrottleScope::Address => self.max_failures_per_address,
             ThrottleScope::Registration => self.max_registrations_per_address,
+            ThrottleScope::ResetFromAddress => self.max_reset_requests_per_address,
+            ThrottleScope::ResetForAccount => self.max_reset_requests_per_account,
         }
     }
 
@@ -349,6 +383,7 @@ impl LoginThrottle {
         match scope {
             ThrottleScope::Account => ACCOUNT_WINDOW,
             ThrottleScope::Registration => REGISTRATION_WINDOW,
+            ThrottleScope::ResetFromAddress | ThrottleScope::ResetForAccount => RESET_WINDOW,
             ThrottleScope::UserAndAddress | ThrottleScope::Address => self.failure_window,
         }
     }
@@ -404,6 +439,7 @@ mod tests {
             max_failures_per_account: 100,
             max_failures_per_address: 50,
             max_registrations_per_address: 20,
+            ..LoginThrottle::default()
         }
     }
 

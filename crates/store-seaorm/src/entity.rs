@@ -1,4 +1,4 @@
-//! SeaORM entities for the `users` and `sessions` tables.
+//! SeaORM entities for the `users`, `sessions`, `revoked_sessions` and `email_links` tables.
 //!
 //! Times are stored as Unix milliseconds (`BIGINT`): one representation that compares and
 //! indexes the same way on every backend.
@@ -28,6 +28,12 @@ pub mod user {
         pub auth_stamp: String,
         /// Registration time, Unix ms.
         pub created_at: i64,
+        /// Email address as given; `NULL` when none.
+        pub email: Option<String>,
+        /// The address lower-cased; unique.
+        pub email_key: Option<String>,
+        /// When the address was verified, Unix ms; `NULL` while unverified.
+        pub email_verified_at: Option<i64>,
     }
 
     /// Relations of `users`.
@@ -126,6 +132,51 @@ pub mod revoked_session {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {
         /// Each revocation belongs to one user.
+        #[sea_orm(
+            belongs_to = "super::user::Entity",
+            from = "Column::UserId",
+            to = "super::user::Column::Id",
+            on_delete = "Cascade"
+        )]
+        User,
+    }
+
+    impl Related<super::user::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::User.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Verification and reset links, keyed by the SHA-256 of their token (contract §9).
+pub mod email_link {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `email_links`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "email_links")]
+    pub struct Model {
+        /// SHA-256 of the token.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_digest: Vec<u8>,
+        /// Whose link it is.
+        pub user_id: i64,
+        /// `verify-email` or `reset-password`.
+        pub purpose: String,
+        /// The address it was sent to.
+        pub email: String,
+        /// When it was made, Unix ms.
+        pub created_at: i64,
+        /// When it stops working, Unix ms; purged after.
+        pub expires_at: i64,
+    }
+
+    /// Relations of `email_links`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// Each link belongs to one user.
         #[sea_orm(
             belongs_to = "super::user::Entity",
             from = "Column::UserId",

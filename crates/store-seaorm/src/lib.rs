@@ -9,6 +9,7 @@
 
 mod account;
 pub mod changes;
+mod emails;
 pub mod entity;
 pub mod migration;
 mod sessions;
@@ -117,8 +118,13 @@ impl SeaStore {
 
     /// Maps a database error to the store contract's error, keeping it as the source.
     pub fn error(&self, err: DbErr) -> StoreError {
-        if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
-            StoreError::Taken
+        if let Some(SqlErr::UniqueConstraintViolation(message)) = err.sql_err() {
+            // The index's or the column's name is in both backends' messages.
+            if message.contains("email_key") {
+                StoreError::EmailTaken
+            } else {
+                StoreError::Taken
+            }
         } else if is_connection_error(&err) || (self.is_unavailable)(&err) {
             StoreError::unavailable(err)
         } else {
@@ -143,6 +149,8 @@ pub(crate) fn user_from(model: user::Model) -> Result<User, StoreError> {
         username: Username::from_stored(model.username, model.username_key),
         auth_stamp: model.auth_stamp,
         created_at: from_ms(model.created_at)?,
+        email_verified: model.email.is_some() && model.email_verified_at.is_some(),
+        email: model.email.map(auth_core::EmailAddress::from_stored),
     })
 }
 

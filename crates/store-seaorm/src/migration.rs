@@ -8,6 +8,7 @@ use sea_orm_migration::schema::{
 };
 
 pub mod m0006_announce_session_changes;
+mod m0007_add_email;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateRevokedSessions),
             Box::new(MigrateIdentitiesToRfc8265),
             Box::new(m0006_announce_session_changes::AnnounceSessionChanges),
+            Box::new(m0007_add_email::AddEmail),
         ]
     }
 }

@@ -1,6 +1,6 @@
 //! [`SessionStore`] on SeaORM: sessions keyed by the SHA-256 of their token.
 
-use crate::entity::{revoked_session, session, user};
+use crate::entity::{email_link, revoked_session, session, user};
 use crate::{SeaStore, session_from, to_ms, user_from};
 use async_trait::async_trait;
 use auth_core::session::{SessionDeadlines, SessionId};
@@ -188,6 +188,12 @@ impl SessionStore for SeaStore {
             .exec(self.connection())
             .await
             .map_err(|e| self.error(e))?;
+        // Links that can no longer be used go too (not counted: they are not sessions).
+        email_link::Entity::delete_many()
+            .filter(email_link::Column::ExpiresAt.lte(now))
+            .exec(self.connection())
+            .await
+            .map_err(|e| self.error(e))?;
         // SQLite's announced changes go too (not counted: they are not sessions).
         if self.connection().get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
             self.connection()
@@ -240,6 +246,9 @@ impl SessionStore for SeaStore {
                 (user::Entity, user::Column::PasswordHash),
                 (user::Entity, user::Column::AuthStamp),
                 (user::Entity, user::Column::CreatedAt),
+                (user::Entity, user::Column::Email),
+                (user::Entity, user::Column::EmailKey),
+                (user::Entity, user::Column::EmailVerifiedAt),
             ])
             .expr_as(
                 Expr::col((revoked, revoked_session::Column::SessionId)),

@@ -5,7 +5,8 @@ use crate::{SeaStore, to_ms, user_from};
 use async_trait::async_trait;
 use auth_core::store::{ImportMode, ImportOutcome, ImportReport, new_auth_stamp};
 use auth_core::{
-    PasswordHashString, StoreError, User, UserCredentials, UserId, UserStore, Username,
+    EmailAddress, PasswordHashString, StoreError, User, UserCredentials, UserId, UserStore,
+    Username,
 };
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
@@ -25,9 +26,13 @@ impl UserStore for SeaStore {
         &self,
         username: &Username,
         password_hash: &PasswordHashString,
+        email: Option<&EmailAddress>,
         now: OffsetDateTime,
     ) -> Result<User, StoreError> {
         let model = user::ActiveModel {
+            email: Set(email.map(|e| e.as_str().to_owned())),
+            email_key: Set(email.map(EmailAddress::key)),
+            email_verified_at: Set(None),
             id: NotSet,
             username: Set(username.as_str().to_owned()),
             username_key: Set(username.key().to_owned()),

@@ -1,11 +1,14 @@
 //! The test harness Wristband's own tests share: the real application on a random port with
 //! its own database (SQLite file or PostgreSQL database), the matrix of backends, a small
 //! browser that keeps cookies the way a browser does but lets a test read and tamper with
-//! them, the `wristband` binary in a scratch folder, and a trigger that makes one kind of write
-//! fail.
+//! them, the `wristband` binary in a scratch folder, a trigger that makes one kind of write fail,
+//! and a real SMTP server per test ([`smtp`]).
 //!
 //! Test code: panics are how it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+pub mod smtp;
+pub use smtp::{ReceivedMail, SmtpServer};
 
 use auth_core::{AuthService, AuthStore, KeyRing, SecretString, SessionStorage};
 use cookie::Cookie;
@@ -118,7 +121,19 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.password.argon2.iterations = 1;
     settings.password.workers = Some(2);
     settings.session.secure = SecureSetting::Off;
+    // No `.eml` files in the crate folder: mail is logged unless a test starts an SMTP server
+    // (see `mail_to`).
+    settings.mail.transport = web::config::MailTransportKind::Log;
     settings
+}
+
+/// Points `settings`' mail at `server` (plain SMTP on loopback), with links built from
+/// `public_url`.
+pub fn mail_to(settings: &mut Settings, server: &SmtpServer, public_url: &str) {
+    settings.mail.transport = web::config::MailTransportKind::Smtp;
+    settings.mail.smtp_url = Some(server.url());
+    settings.mail.from = Some("Shop <no-reply@shop.example>".into());
+    settings.server.public_url = Some(public_url.to_owned());
 }
 
 /// [`test_settings`] for one leg of the matrix.
@@ -421,6 +436,21 @@ impl Browser {
             .post(format!("{}{path}", self.base))
             .header("content-type", content_type)
             .body(body);
+        self.send(request).await
+    }
+
+    /// `method` with a JSON body (`PUT /api/v1/me/email`, …).
+    pub async fn request_json(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Page {
+        let request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string());
         self.send(request).await
     }
 

@@ -179,6 +179,11 @@ impl Wristband {
     /// written behind requests). Requests keep being served, reading the store for every
     /// session from now on.
     pub async fn shutdown(&self) {
+        if !self.state.service.flush_mail(MAIL_FLUSH_DEADLINE).await {
+            tracing::error!(
+                "mail still queued at shutdown was not sent within {MAIL_FLUSH_DEADLINE:?}"
+            );
+        }
         if let Some(background) = &self.state.background {
             background.abort();
         }
@@ -256,9 +261,18 @@ impl WristbandBuilder {
 
     /// Opens the store the configuration names and the use-case service over it, without
     /// routes or background work: for administration tools such as the `wristband` command.
+    /// Mail the service sends (notices) goes through the configured transport: call
+    /// [`AuthService::flush_mail`] before the process exits.
     pub async fn open_service(self) -> Result<AuthService, Error> {
         self.config.validate()?;
-        open_service(&self.config).await
+        let mounts = self.mounts()?;
+        let templates = Templates::new(
+            self.config.settings.web.templates_dir.as_deref(),
+            &self.templates,
+        )?;
+        let (service, _mail_task) = open_service(&self.config, &mounts, &templates).await?;
+        // The sending task ends by itself once the service (its last sender) is dropped.
+        Ok(service)
     }
 
     /// Opens the store (applying migrations), starts the hashing workers and the background
@@ -271,8 +285,9 @@ impl WristbandBuilder {
             self.config.settings.web.templates_dir.as_deref(),
             &self.templates,
         )?;
-        let service = open_service(&self.config).await?;
+        let (service, mail_task) = open_service(&self.config, &mounts, &templates).await?;
         let mut background = vec![
+            mail_task,
             tokio::spawn(purge_periodically(
                 service.clone(),
                 self.config.settings.session.purge_interval.0,
@@ -293,12 +308,43 @@ impl WristbandBuilder {
     }
 }
 
-async fn open_service(config: &Config) -> Result<AuthService, Error> {
-    let database = &config.settings.database;
+/// The store, the hashing pool, the mail transport's queue and task, and the service over
+/// them.
+async fn open_service(
+    config: &Config,
+    mounts: &Mounts,
+    templates: &Templates,
+) -> Result<(AuthService, JoinHandle<()>), Error> {
+    let settings = &config.settings;
+    let email_on = settings.account.email != auth_core::EmailPolicy::Off;
+    let warn_not_sent = email_on
+        && config.profile == crate::config::Profile::Production
+        && settings.mail.transport != crate::config::MailTransportKind::Smtp;
+    let (sender, mail_task) = crate::mail::transport::start(
+        &settings.mail,
+        config.smtp_password(),
+        warn_not_sent,
+        &crate::mail::transport::RETRY_DELAYS,
+    )?;
+    let links = crate::mail::render::LinkBase {
+        public_url: config.public_url(),
+        pages: mounts.pages.clone().unwrap_or_default(),
+    };
+    let postbox = crate::mail::render::Postbox::new(templates.clone(), links, sender);
+    let database = &settings.database;
     let store = crate::stores::open(&database.url, database.max_connections).await?;
     let hasher = Argon2Hasher::start(config.hasher_config()).map_err(Error::Hasher)?;
-    Ok(AuthService::new(store, hasher, config.service_settings()))
+    let service = AuthService::with_outbox(
+        store,
+        hasher,
+        config.service_settings(),
+        std::sync::Arc::new(postbox),
+    );
+    Ok((service, mail_task))
 }
+
+/// How long a shutdown waits for queued mail.
+const MAIL_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Ends the background tasks when the last holder of the shared state goes.
 pub(crate) struct BackgroundGuard(Vec<JoinHandle<()>>);

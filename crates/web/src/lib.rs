@@ -55,6 +55,7 @@ pub mod fuzzing;
 mod guard;
 mod handle;
 mod health;
+mod mail;
 mod pages;
 mod redirect;
 mod request;

@@ -24,8 +24,8 @@ use tower_http::trace::TraceLayer;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-fn pages(prefix: &str) -> Router<AppState> {
-    let routes = Router::new()
+fn pages(prefix: &str, email: bool) -> Router<AppState> {
+    let mut routes = Router::new()
         .route(
             "/register",
             get(pages::auth::register_form).post(pages::auth::register),
@@ -45,6 +45,22 @@ fn pages(prefix: &str) -> Router<AppState> {
             "/reauthenticate",
             get(pages::account::reauthenticate_form).post(pages::account::reauthenticate),
         );
+    if email {
+        routes = routes
+            .route(
+                "/forgot-password",
+                get(pages::email::forgot_password_form).post(pages::email::forgot_password),
+            )
+            .route(
+                "/reset-password",
+                get(pages::email::reset_password_form).post(pages::email::reset_password),
+            )
+            .route(
+                "/verify-email",
+                get(pages::email::verify_email_form).post(pages::email::verify_email),
+            )
+            .route("/account/email", post(pages::email::change_email));
+    }
     if prefix.is_empty() {
         routes
     } else {
@@ -68,14 +84,15 @@ fn static_files(prefix: &str) -> Router<AppState> {
 /// Wristband's layers.
 pub(crate) fn router(state: &AppState, app: Router) -> Router {
     let mounts = &state.mounts;
+    let email = state.service.email_policy() != auth_core::EmailPolicy::Off;
     let mut wristband: Router<AppState> = Router::new();
     if let Some(prefix) = &mounts.pages {
-        wristband = wristband.merge(pages(prefix));
+        wristband = wristband.merge(pages(prefix, email));
     }
     if let Some(prefix) = &mounts.api {
         let mut api = Router::new().nest(
             prefix,
-            api::routes().layer(from_fn(api::json::require_json_bodies)),
+            api::routes(email).layer(from_fn(api::json::require_json_bodies)),
         );
         if let Some(cors) = cors::layer(state) {
             api = api.layer(cors).layer(from_fn_with_state(

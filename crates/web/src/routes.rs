@@ -70,6 +70,14 @@ pub(crate) struct Urls {
     pub account_revoke: Option<String>,
     /// The password prompt.
     pub reauthenticate: Option<String>,
+    /// Asking for a password reset link; `None` also when `account.email = "off"`.
+    pub forgot_password: Option<String>,
+    /// Where a reset link's form posts.
+    pub reset_password: Option<String>,
+    /// Where a verification link's form posts.
+    pub verify_email: Option<String>,
+    /// Changing the address.
+    pub account_email: Option<String>,
     /// The stylesheet.
     pub stylesheet: Option<String>,
     /// The password show/hide script.
@@ -77,13 +85,14 @@ pub(crate) struct Urls {
 }
 
 impl Urls {
-    pub fn new(mounts: &Mounts, after_login: &str) -> Self {
+    pub fn new(mounts: &Mounts, after_login: &str, email: bool) -> Self {
         let page = |path: &str| {
             mounts
                 .pages
                 .as_ref()
                 .map(|prefix| format!("{prefix}{path}"))
         };
+        let email_page = |path: &str| if email { page(path) } else { None };
         Self {
             home: "/".into(),
             after_login: after_login.to_owned(),
@@ -94,6 +103,10 @@ impl Urls {
             account_password: page("/account/password"),
             account_revoke: page("/account/sessions/revoke"),
             reauthenticate: page("/reauthenticate"),
+            forgot_password: email_page("/forgot-password"),
+            reset_password: email_page("/reset-password"),
+            verify_email: email_page("/verify-email"),
+            account_email: email_page("/account/email"),
             stylesheet: page("/static/app.css"),
             password_toggle: page("/static/password-toggle.js"),
         }
@@ -121,7 +134,7 @@ mod tests {
             pages: Some("/auth".into()),
             ..Mounts::default()
         };
-        let urls = Urls::new(&mounts, "/shop");
+        let urls = Urls::new(&mounts, "/shop", true);
         assert_eq!(urls.login.as_deref(), Some("/auth/login"));
         assert_eq!(urls.stylesheet.as_deref(), Some("/auth/static/app.css"));
         let none = Urls::new(
@@ -130,7 +143,11 @@ mod tests {
                 ..Mounts::default()
             },
             "/",
+            true,
         );
         assert_eq!(none.login, None);
+        let no_email = Urls::new(&Mounts::default(), "/", false);
+        assert_eq!(no_email.forgot_password, None);
+        assert_eq!(no_email.login.as_deref(), Some("/login"));
     }
 }

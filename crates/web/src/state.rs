@@ -67,7 +67,11 @@ impl AppState {
         background: Option<crate::handle::BackgroundGuard>,
     ) -> Self {
         let server = &config.settings.server;
-        let urls = Urls::new(&mounts, &config.settings.login.default_redirect);
+        let urls = Urls::new(
+            &mounts,
+            &config.settings.login.default_redirect,
+            config.settings.account.email != auth_core::EmailPolicy::Off,
+        );
         Self(Arc::new(Shared {
             service,
             cookies: CookieCodec::new(

@@ -2,7 +2,8 @@
 //!
 //! The built-in templates are compiled in, so the binary needs no files beside it. An
 //! application overrides any of them (or adds its own pages that extend `base.html`) from a
-//! folder (`web.templates_dir`: every `*.html` file there, by file name) and in code
+//! folder (`web.templates_dir`: every `*.html` and `*.txt` file there, by file name; mail is
+//! `mail.txt` and `mail.html`) and in code
 //! ([`WristbandBuilder::template`](crate::WristbandBuilder::template)); later sources win.
 
 use minijinja::Environment;
@@ -10,7 +11,7 @@ use serde::Serialize;
 use std::path::Path;
 
 /// The built-in templates.
-const BUILT_IN: [(&str, &str); 7] = [
+const BUILT_IN: [(&str, &str); 13] = [
     ("base.html", include_str!("../templates/base.html")),
     ("register.html", include_str!("../templates/register.html")),
     ("login.html", include_str!("../templates/login.html")),
@@ -21,6 +22,25 @@ const BUILT_IN: [(&str, &str); 7] = [
         "reauthenticate.html",
         include_str!("../templates/reauthenticate.html"),
     ),
+    (
+        "forgot_password.html",
+        include_str!("../templates/forgot_password.html"),
+    ),
+    (
+        "reset_password.html",
+        include_str!("../templates/reset_password.html"),
+    ),
+    (
+        "verify_email.html",
+        include_str!("../templates/verify_email.html"),
+    ),
+    (
+        "link_invalid.html",
+        include_str!("../templates/link_invalid.html"),
+    ),
+    // Mail: the plain-text and the HTML part of every message.
+    ("mail.txt", include_str!("../templates/mail/mail.txt")),
+    ("mail.html", include_str!("../templates/mail/mail.html")),
 ];
 
 /// Why the templates could not be compiled.
@@ -46,8 +66,8 @@ pub enum TemplateError {
     },
 }
 
-/// The compiled templates.
-#[derive(Debug)]
+/// The compiled templates (cheap to share: the mail renderer holds a clone).
+#[derive(Debug, Clone)]
 pub(crate) struct Templates {
     env: Environment<'static>,
 }
@@ -80,7 +100,7 @@ impl Templates {
     }
 }
 
-/// Every `*.html` file directly in `folder`, by file name.
+/// Every `*.html` and `*.txt` file directly in `folder`, by file name.
 fn read_folder(folder: &Path) -> Result<Vec<(String, String)>, TemplateError> {
     let read_error = |path: &Path| {
         let path = path.display().to_string();
@@ -92,7 +112,7 @@ fn read_folder(folder: &Path) -> Result<Vec<(String, String)>, TemplateError> {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        if path.is_file() && name.ends_with(".html") {
+        if path.is_file() && (name.ends_with(".html") || name.ends_with(".txt")) {
             let source = std::fs::read_to_string(&path).map_err(read_error(&path))?;
             templates.push((name.to_owned(), source));
         }
@@ -109,7 +129,7 @@ mod tests {
     fn built_ins_compile_and_overrides_win() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("login.html"), "folder login").unwrap();
-        std::fs::write(dir.path().join("notes.txt"), "{{ not a template").unwrap();
+        std::fs::write(dir.path().join("notes.md"), "{{ not a template").unwrap();
         let t = Templates::new(
             Some(dir.path()),
             &[("register.html".into(), "code register".into())],

@@ -72,10 +72,12 @@ pub async fn log_in(wristband: &Wristband, username: &str) -> Result<TestLogin, 
                 Registration::Created(user) => user,
                 // The name is valid and the password random: only a concurrent creation (or
                 // deletion) gets here.
-                Registration::Invalid(_) | Registration::Taken => service
-                    .find_user(&name)
-                    .await?
-                    .ok_or(TestLoginError::Raced)?,
+                Registration::Invalid(_) | Registration::Taken | Registration::EmailTaken => {
+                    service
+                        .find_user(&name)
+                        .await?
+                        .ok_or(TestLoginError::Raced)?
+                }
             }
         }
     };

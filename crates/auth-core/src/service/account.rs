@@ -122,6 +122,7 @@ impl AuthService {
             .await;
         renewed.user.auth_stamp = self.changed(session.user.id, result)?.auth_stamp;
         tracing::info!(event = "password.change", user_id = %session.user.id, client = %client.address_field(), "password changed; other sessions ended");
+        self.notify(&session.user, crate::mail::LetterKind::PasswordChanged);
         Ok(PasswordChange::Changed(Box::new(renewed)))
     }
 

@@ -111,6 +111,7 @@ impl AuthService {
         let result = self.store().change_password(user.id, &hash, None).await;
         let changed = self.changed(user.id, result)?;
         tracing::info!(event = "password.reset", user_id = %user.id, client = %client.address_field(), sessions_ended = changed.sessions_ended, "password reset by an administrator; every session ended");
+        self.notify(&user, crate::mail::LetterKind::PasswordReset);
         Ok(AdminPasswordReset::Done {
             user,
             sessions_ended: changed.sessions_ended,

@@ -37,7 +37,9 @@ impl From<StoreError> for ServiceError {
         match error {
             StoreError::Unavailable(_) => Self::Unavailable(error),
             // `Taken` is an outcome where it can happen; anywhere else it is a bug.
-            StoreError::Taken | StoreError::Database(_) => Self::Store(error),
+            StoreError::Taken | StoreError::EmailTaken | StoreError::Database(_) => {
+                Self::Store(error)
+            }
         }
     }
 }

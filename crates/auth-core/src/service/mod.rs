@@ -10,6 +10,8 @@
 //! | re-authenticate | [`reauthenticate`](AuthService::reauthenticate) |
 //! | change the password | [`change_password`](AuthService::change_password) |
 //! | list, end one, end every other session | [`list_sessions`](AuthService::list_sessions), [`end_session`](AuthService::end_session), [`end_other_sessions`](AuthService::end_other_sessions) |
+//! | give or change the email address, verify it | [`change_email`](AuthService::change_email), [`verify_email`](AuthService::verify_email), [`set_verified_email`](AuthService::set_verified_email) |
+//! | ask for a reset link, use it | [`request_password_reset`](AuthService::request_password_reset), [`reset_password`](AuthService::reset_password), [`link_is_live`](AuthService::link_is_live) |
 //! | an administrator's password reset, delete a user, import users, purge | [`set_password`](AuthService::set_password), [`delete_user`](AuthService::delete_user), [`import_users`](AuthService::import_users), [`purge`](AuthService::purge) |
 //!
 //! Both session stores sit behind it ([`SessionStorage`]): the caller gets an opaque
@@ -42,24 +44,30 @@ mod admin;
 mod attempt;
 mod client;
 mod credentials;
+mod email;
 mod error;
 mod registration;
+mod reset;
 mod sessions;
 mod timing;
 
 pub use account::{OthersEnded, PasswordChange, SessionEnd};
 pub use admin::{AdminPasswordReset, PurgeReport, WrapReport};
 pub use client::{Client, MAX_USER_AGENT_CHARS};
+pub use email::{EMAIL_TAKEN, EmailChange};
 pub use error::{ServiceError, error_chain};
 pub use registration::{FieldErrors, Registration, TAKEN};
+pub use reset::PasswordReset;
 pub use sessions::{
     ActiveSession, CookieCredential, INVALID_CREDENTIALS, LoadedSession, LoginOutcome,
     SessionError, SessionView, decode_cookie_credential,
 };
 
+use crate::email::EmailPolicy;
 use crate::guard::{Access, FreshLogin, RouteGuard};
 use crate::hasher::{Argon2Hasher, HasherStats};
 use crate::keys::{KeyRing, Signer};
+use crate::mail::{LogOutbox, Outbox};
 use crate::password_policy::PasswordPolicy;
 use crate::session::SessionTimeouts;
 use crate::session_cache::SessionCache;
@@ -104,6 +112,8 @@ pub struct ServiceSettings {
     pub username_log_key: Option<Signer>,
     /// Live sessions kept in memory (`session.cache_entries`); 0 turns the cache off.
     pub cache_entries: u64,
+    /// Whether users have email addresses (`account.email`).
+    pub email: EmailPolicy,
 }
 
 /// The default of [`ServiceSettings::cache_entries`] (the contract's).
@@ -119,6 +129,7 @@ impl Default for ServiceSettings {
             fresh_for: Duration::from_secs(600),
             username_log_key: None,
             cache_entries: DEFAULT_CACHE_ENTRIES,
+            email: EmailPolicy::default(),
         }
     }
 }
@@ -135,6 +146,7 @@ struct Inner {
     username_log_key: Signer,
     cache: SessionCache,
     activity: activity::PendingActivity,
+    outbox: Arc<dyn Outbox>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -147,8 +159,20 @@ impl std::fmt::Debug for AuthService {
 }
 
 impl AuthService {
-    /// The service over `store`, hashing with `hasher`, applying `settings`.
+    /// The service over `store`, hashing with `hasher`, applying `settings`; mail is only
+    /// logged ([`LogOutbox`]), see [`with_outbox`](Self::with_outbox).
     pub fn new(store: Arc<dyn AuthStore>, hasher: Argon2Hasher, settings: ServiceSettings) -> Self {
+        Self::with_outbox(store, hasher, settings, Arc::new(LogOutbox))
+    }
+
+    /// The service over `store`, hashing with `hasher`, applying `settings`, posting its mail
+    /// (links, notices) to `outbox`.
+    pub fn with_outbox(
+        store: Arc<dyn AuthStore>,
+        hasher: Argon2Hasher,
+        settings: ServiceSettings,
+        outbox: Arc<dyn Outbox>,
+    ) -> Self {
         let username_log_key = settings
             .username_log_key
             .clone()
@@ -162,6 +186,7 @@ impl AuthService {
             username_log_key,
             cache,
             activity: activity::PendingActivity::default(),
+            outbox,
         }))
     }
 
@@ -172,6 +197,12 @@ impl AuthService {
     /// to stop following.
     pub fn follow_store_changes(&self) -> Option<tokio::task::JoinHandle<()>> {
         self.0.store.follow_changes(self.0.cache.clone())
+    }
+
+    /// Waits, at most `deadline`, until the mail posted so far has been delivered or given up
+    /// on (see [`Outbox::flush`]); true when done in time.
+    pub async fn flush_mail(&self, deadline: Duration) -> bool {
+        self.0.outbox.flush(deadline).await
     }
 
     /// The session cache, for its counters.

@@ -2,6 +2,7 @@
 
 use super::attempt::Attempt;
 use super::{AuthService, Client, ServiceError};
+use crate::email::EmailAddress;
 use crate::hasher::PasswordHasher;
 use crate::password_policy::PasswordRuleViolation;
 use crate::secret::SecretString;
@@ -30,6 +31,8 @@ pub enum Registration {
     Invalid(FieldErrors),
     /// The name (in any case) was taken.
     Taken,
+    /// The email address is another user's (`email`).
+    EmailTaken,
 }
 
 impl AuthService {
@@ -76,9 +79,47 @@ impl AuthService {
         confirm: Option<&str>,
         client: &Client,
     ) -> Result<Registration, ServiceError> {
+        self.register_checked(raw_username, password, confirm, None, client)
+            .await
+    }
+
+    /// [`register`](Self::register) with the email field of a registration form, checked
+    /// against `account.email` (required there when it is `required`); a given address gets a
+    /// verification link. [`register`](Self::register) itself (an administrator's `user add`)
+    /// needs no address.
+    pub async fn register_with_email(
+        &self,
+        raw_username: &str,
+        password: &SecretString,
+        confirm: Option<&str>,
+        email: Option<&str>,
+        client: &Client,
+    ) -> Result<Registration, ServiceError> {
+        self.register_checked(raw_username, password, confirm, Some(email), client)
+            .await
+    }
+
+    /// `email`: `None` when no address is asked for, `Some(field)` for a form's field.
+    async fn register_checked(
+        &self,
+        raw_username: &str,
+        password: &SecretString,
+        confirm: Option<&str>,
+        email: Option<Option<&str>>,
+        client: &Client,
+    ) -> Result<Registration, ServiceError> {
+        let mut email_errors = FieldErrors::new();
+        let email = match email {
+            Some(field) => self.registration_email(field, &mut email_errors),
+            None => None,
+        };
         let username = match self.validate_registration(raw_username, password, confirm) {
-            Ok(username) => username,
-            Err(errors) => return Ok(Registration::Invalid(errors)),
+            Ok(username) if email_errors.is_empty() => username,
+            Ok(_) => return Ok(Registration::Invalid(email_errors)),
+            Err(mut errors) => {
+                errors.append(&mut email_errors);
+                return Ok(Registration::Invalid(errors));
+            }
         };
         // Counted before the work, so a burst from one address cannot pass the limit; taken
         // back unless a user is created. Clients without an address (the command line, an app
@@ -97,7 +138,9 @@ impl AuthService {
             }
             _ => None,
         };
-        let outcome = self.create(&username, password, client).await;
+        let outcome = self
+            .create(&username, password, email.as_ref(), client)
+            .await;
         if let Some(attempt) = attempt {
             match &outcome {
                 Ok(Registration::Created(_)) => attempt.keep(),
@@ -111,22 +154,35 @@ impl AuthService {
         &self,
         username: &Username,
         password: &SecretString,
+        email: Option<&EmailAddress>,
         client: &Client,
     ) -> Result<Registration, ServiceError> {
         let store = self.store();
         if store.find_credentials(username).await?.is_some() {
             return Ok(Registration::Taken);
         }
+        if let Some(email) = email
+            && store.find_user_by_email(email).await?.is_some()
+        {
+            return Ok(Registration::EmailTaken);
+        }
         let hash = self.0.hasher.hash(password).await?;
         match store
-            .create_user(username, &hash, OffsetDateTime::now_utc())
+            .create_user(username, &hash, email, OffsetDateTime::now_utc())
             .await
         {
             Ok(user) => {
                 tracing::info!(event = "register", user_id = %user.id, client = %client.address_field(), "user registered");
+                if let Some(email) = email
+                    && let Err(error) = self.send_verification(&user, email).await
+                {
+                    // The user exists; they can ask for another link from their account page.
+                    tracing::error!(event = "email.verify.error", user_id = %user.id, error = %super::error_chain(&error), "could not send the verification link");
+                }
                 Ok(Registration::Created(user))
             }
             Err(StoreError::Taken) => Ok(Registration::Taken),
+            Err(StoreError::EmailTaken) => Ok(Registration::EmailTaken),
             Err(other) => Err(other.into()),
         }
     }

@@ -340,9 +340,20 @@ impl AuthService {
         if let Some(previous) = replacing {
             self.end(previous).await?;
         }
-        let session = self
-            .start_session(user, remember, client, OffsetDateTime::now_utc())
-            .await?;
+        let now = OffsetDateTime::now_utc();
+        if !client.knows_device(user.username.key()) {
+            // ASVS 2.5.5 / contract §9: a login from a browser with no device cookie for
+            // this user is worth telling them about.
+            self.notify(
+                &user,
+                crate::mail::LetterKind::NewDeviceLogin {
+                    at: now,
+                    address: client.address_field().to_string(),
+                    user_agent: client.user_agent.clone(),
+                },
+            );
+        }
+        let session = self.start_session(user, remember, client, now).await?;
         tracing::info!(
             event = "login.success",
             user_id = %session.user.id,
@@ -622,6 +633,8 @@ mod tests {
                 username: Username::parse("zed").unwrap(),
                 auth_stamp: stamp,
                 created_at: now,
+                email: None,
+                email_verified: false,
             },
             id: SessionId::generate(),
             created_at: now,

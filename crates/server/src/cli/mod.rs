@@ -28,6 +28,14 @@ impl From<ServiceError> for Failure {
     }
 }
 
+/// Waits (at most 10 s) for the mail a command queued, such as a notice, before the process
+/// ends; says so on stderr when some could not be sent in time.
+pub async fn flush_mail(service: &AuthService) {
+    if !service.flush_mail(std::time::Duration::from_secs(10)).await {
+        eprintln!("warning: some mail could not be sent within 10 s");
+    }
+}
+
 /// Opens (and migrates) the store the configuration names, with one hashing worker: a command
 /// hashes one password, and each worker allocates its Argon2 memory.
 pub async fn open_service(config: Config) -> Result<AuthService, Failure> {

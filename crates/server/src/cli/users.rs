@@ -7,7 +7,7 @@
 use super::{Failure, open_service, password::read_new_password};
 use crate::import_file::{self, Parsed, Rejected};
 use auth_core::foreign_hash::ImportCostLimits;
-use auth_core::service::{AdminPasswordReset, Registration};
+use auth_core::service::{AdminPasswordReset, EmailChange, Registration};
 use auth_core::store::{ImportMode, ImportOutcome, ImportReport};
 use auth_core::{AuthService, Client, SecretString, Username};
 use clap::Subcommand;
@@ -36,8 +36,20 @@ pub enum UserCommand {
         /// The username (letters, digits, '_', '-', '.'; unique in any case).
         name: String,
     },
-    /// List every user, oldest first: id, username, creation time (RFC 3339), tab-separated.
+    /// List every user, oldest first, tab-separated: id, username, creation time (RFC 3339),
+    /// email address (`-` when none), and `verified`, `unverified` or `-`.
     List,
+    /// Set a user's email address, verified (the administrator vouches for it; no link is
+    /// sent). A verified address the user had before gets a notice of the change.
+    ///
+    /// Exit status 1 if there is no such user or another user has the address, 2 if it is not
+    /// an address.
+    SetEmail {
+        /// The username, in any case.
+        name: String,
+        /// The address.
+        address: String,
+    },
     /// Delete a user and end every session of theirs.
     ///
     /// Exit status 1 if there is no such user.
@@ -113,6 +125,13 @@ pub async fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
             add(&open_service(config).await?, &username).await
         }
         UserCommand::List => list(&open_service(config).await?).await,
+        UserCommand::SetEmail { name, address } => {
+            let username = parse_name(&name)?;
+            let service = open_service(config).await?;
+            let outcome = set_email(&service, &username, &address).await;
+            super::flush_mail(&service).await;
+            outcome
+        }
         UserCommand::WrapHashes => {
             // Every CPU: this is the one command that hashes many passwords.
             let service = super::open_service_with_workers(config, None).await?;
@@ -124,7 +143,11 @@ pub async fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
         }
         UserCommand::SetPassword { name } => {
             let username = parse_name(&name)?;
-            set_password(&open_service(config).await?, &username).await
+            let service = open_service(config).await?;
+            let outcome = set_password(&service, &username).await;
+            // The user's notice of the reset goes out before the process ends.
+            super::flush_mail(&service).await;
+            outcome
         }
     }
 }
@@ -162,6 +185,7 @@ async fn add(service: &AuthService, username: &Username) -> Result<(), Failure> 
             Ok(())
         }
         Registration::Taken => Err(taken()),
+        Registration::EmailTaken => Err(Failure::Runtime("that email address is taken".into())),
         Registration::Invalid(errors) => Err(Failure::Usage(
             errors.into_values().collect::<Vec<_>>().join(" "),
         )),
@@ -199,10 +223,49 @@ async fn list(service: &AuthService) -> Result<(), Failure> {
             .map_err(|e| Failure::Runtime(format!("cannot format a time: {e}")))?;
         // Usernames hold no tabs or newlines (letters, digits, '_', '-', '.'), so the columns
         // stay unambiguous.
-        writeln!(out, "{}\t{}\t{created}", user.id, user.username)
-            .map_err(|e| Failure::Runtime(format!("cannot write to stdout: {e}")))?;
+        let (email, verified) = match &user.email {
+            Some(email) if user.email_verified => (email.as_str(), "verified"),
+            Some(email) => (email.as_str(), "unverified"),
+            None => ("-", "-"),
+        };
+        // Addresses hold no tabs or newlines either (the parser refuses them).
+        writeln!(
+            out,
+            "{}\t{}\t{created}\t{email}\t{verified}",
+            user.id, user.username
+        )
+        .map_err(|e| Failure::Runtime(format!("cannot write to stdout: {e}")))?;
     }
     Ok(())
+}
+
+async fn set_email(
+    service: &AuthService,
+    username: &Username,
+    address: &str,
+) -> Result<(), Failure> {
+    match service.set_verified_email(username, address).await? {
+        None => Err(Failure::Runtime(format!("no user {username}"))),
+        Some(EmailChange::Changed(user)) => {
+            let email = user.email.as_ref().map_or("", |e| e.as_str());
+            println!(
+                "email address of {} set to {email} (verified)",
+                user.username
+            );
+            Ok(())
+        }
+        Some(EmailChange::Unchanged) => Ok(()),
+        Some(EmailChange::Invalid(errors)) => Err(Failure::Usage(format!(
+            "invalid address {address:?}: {}",
+            errors.get("email").map_or("not an address", String::as_str)
+        ))),
+        Some(EmailChange::Taken) => Err(Failure::Runtime(format!(
+            "another user has the address {address}"
+        ))),
+        Some(EmailChange::Disabled) => Err(Failure::Usage(
+            "email addresses are off (account.email = \"off\")".into(),
+        )),
+    }
 }
 
 async fn delete(service: &AuthService, username: &Username) -> Result<(), Failure> {

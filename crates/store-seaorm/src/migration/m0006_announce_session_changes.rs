@@ -51,7 +51,7 @@ DROP FUNCTION wristband_announce_session_change();
 "#;
 
 /// One SQLite trigger: on `event`, append `user` (an expression over OLD or NEW).
-fn sqlite_trigger(name: &str, event: &str, user: &str) -> String {
+pub(super) fn sqlite_trigger(name: &str, event: &str, user: &str) -> String {
     format!(
         "CREATE TRIGGER {name} AFTER {event} FOR EACH ROW BEGIN \
          INSERT INTO session_changes (user_id, changed_at) \

@@ -4,7 +4,9 @@ use super::json::{ApiJson, ApiUser, required};
 use super::problem::Problem;
 use crate::request::RequestContext;
 use auth_core::SecretString;
-use auth_core::service::{FieldErrors, INVALID_CREDENTIALS, LoginOutcome, Registration, TAKEN};
+use auth_core::service::{
+    EMAIL_TAKEN, FieldErrors, INVALID_CREDENTIALS, LoginOutcome, Registration, TAKEN,
+};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -17,10 +19,21 @@ pub(crate) struct CredentialsBody {
     username: Option<String>,
     password: Option<String>,
     remember: Option<bool>,
+    email: Option<String>,
 }
 
 fn user_json(user: &auth_core::User) -> serde_json::Value {
     serde_json::json!({ "id": user.id.0, "username": user.username.as_str() })
+}
+
+/// `GET /me`'s body: the user with their address.
+fn me_json(user: &auth_core::User) -> serde_json::Value {
+    serde_json::json!({
+        "id": user.id.0,
+        "username": user.username.as_str(),
+        "email": user.email.as_ref().map(|e| e.as_str()),
+        "email_verified": user.email_verified,
+    })
 }
 
 /// `POST /register` → 201 `{id, username}`; 409 taken; 422 invalid.
@@ -41,7 +54,13 @@ pub(crate) async fn register(
         return Err(Problem::invalid(errors));
     }
     match service
-        .register(&username, &password, None, context.client())
+        .register_with_email(
+            &username,
+            &password,
+            None,
+            body.email.as_deref(),
+            context.client(),
+        )
         .await?
     {
         Registration::Created(user) => {
@@ -50,6 +69,10 @@ pub(crate) async fn register(
         Registration::Invalid(errors) => Err(Problem::invalid(errors)),
         Registration::Taken => Err(Problem::new(StatusCode::CONFLICT, "Conflict", TAKEN)
             .with_errors(FieldErrors::from([("username", TAKEN.to_owned())]))),
+        Registration::EmailTaken => {
+            Err(Problem::new(StatusCode::CONFLICT, "Conflict", EMAIL_TAKEN)
+                .with_errors(FieldErrors::from([("email", EMAIL_TAKEN.to_owned())])))
+        }
     }
 }
 
@@ -98,9 +121,9 @@ pub(crate) async fn logout(context: RequestContext) -> Result<Response, Problem>
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /me` → 200 `{id, username}`; 401 anonymous.
+/// `GET /me` → 200 `{id, username, email, email_verified}`; 401 anonymous.
 pub(crate) async fn me(ApiUser(session, _): ApiUser) -> Json<serde_json::Value> {
-    Json(user_json(&session.user))
+    Json(me_json(&session.user))
 }
 
 /// Body of `POST /reauthenticate`.

@@ -3,18 +3,20 @@
 //! documents ([`problem`]).
 
 pub(crate) mod auth;
+pub(crate) mod email;
 pub(crate) mod json;
 pub(crate) mod problem;
 pub(crate) mod sessions;
 
 use crate::state::AppState;
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use problem::Problem;
 
-/// The API's routes, relative to its prefix.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+/// The API's routes, relative to its prefix; the email routes (§9) unless
+/// `account.email = "off"`.
+pub(crate) fn routes(email: bool) -> Router<AppState> {
+    let routes = Router::new()
         .route("/register", post(auth::register))
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
@@ -24,8 +26,17 @@ pub(crate) fn routes() -> Router<AppState> {
             "/sessions",
             get(sessions::list).delete(sessions::end_others),
         )
-        .route("/sessions/{id}", delete(sessions::end_one))
-        .fallback(not_found)
+        .route("/sessions/{id}", delete(sessions::end_one));
+    let routes = if email {
+        routes
+            .route("/password-reset", post(email::request_reset))
+            .route("/password-reset/confirm", post(email::confirm_reset))
+            .route("/me/email", put(email::change))
+            .route("/me/email/verify", post(email::verify))
+    } else {
+        routes
+    };
+    routes.fallback(not_found)
 }
 
 async fn not_found() -> Problem {

@@ -27,7 +27,7 @@ pub(crate) async fn list(
     Ok(Json(serde_json::json!({ "sessions": sessions })))
 }
 
-fn require_fresh(context: &RequestContext) -> Result<(), Problem> {
+pub(crate) fn require_fresh(context: &RequestContext) -> Result<(), Problem> {
     if context.is_fresh() {
         Ok(())
     } else {

@@ -35,6 +35,9 @@ impl Config {
             .secret_key_source
             .unwrap_or("not set: a random key for this run");
         lines.push(format!("SECRET_KEY = [redacted]  # {secret_source}"));
+        if self.smtp_password().is_some() {
+            lines.push("MAIL_SMTP_PASSWORD = [redacted]  # the SMTP password".to_owned());
+        }
         lines
     }
 }

@@ -11,7 +11,8 @@
 //!
 //! `SECRET_KEY` and `SECRET_KEY_FALLBACKS` come from the environment unless given with
 //! [`Config::with_keys`]; they are kept out of [`Settings`], so printing the settings can never
-//! print a key.
+//! print a key. So is `MAIL_SMTP_PASSWORD`, the SMTP password when `mail.smtp_url` has none
+//! (or [`Config::with_smtp_password`]).
 //!
 //! ```
 //! use web::Config;
@@ -32,8 +33,9 @@ mod values;
 pub use auth_core::foreign_hash::ImportCostLimits;
 pub use redact::redact_url;
 pub use schema::{
-    Argon2Section, DatabaseSettings, LogFormat, LogSettings, LoginSettings, PasswordSettings,
-    RegisterSettings, ServerSettings, SessionSettings, Settings, WebSettings,
+    Argon2Section, DEFAULT_MAIL_FROM, DatabaseSettings, LogFormat, LogSettings, LoginSettings,
+    MailSettings, MailTransportKind, PasswordSettings, RegisterSettings, ServerSettings,
+    SessionSettings, Settings, WebSettings,
 };
 pub use validate::SUPPORTED_SCHEMES;
 pub use values::{ByteSize, ConfigDuration, SecureSetting};
@@ -118,6 +120,8 @@ pub struct Config {
     keys: Option<KeyRing>,
     random_key: bool,
     secret_key_source: Option<&'static str>,
+    /// `MAIL_SMTP_PASSWORD`, or one given in code.
+    smtp_password: Option<SecretString>,
     sources: Option<Figment>,
 }
 
@@ -158,13 +162,16 @@ impl Config {
             keys,
             random_key,
             secret_key_source,
+            smtp_password: sources::var("MAIL_SMTP_PASSWORD")
+                .filter(|p| !p.is_empty())
+                .map(SecretString::new),
             sources: None,
         })
     }
 
     fn from_sources(figment: Figment, profile: Profile) -> Result<Self, ConfigError> {
         let settings: Settings = figment.extract()?;
-        validate::validate(&settings)?;
+        validate::validate(&settings).map_err(|e| validate::name_source(e, &figment))?;
         let mut config = Self::new(profile)?;
         config.settings = settings;
         config.sources = Some(figment);
@@ -177,6 +184,18 @@ impl Config {
         self.random_key = false;
         self.secret_key_source = Some("given in code");
         self
+    }
+
+    /// Uses `password` as the SMTP password (when `mail.smtp_url` has none) instead of
+    /// `MAIL_SMTP_PASSWORD`.
+    pub fn with_smtp_password(mut self, password: SecretString) -> Self {
+        self.smtp_password = Some(password);
+        self
+    }
+
+    /// The SMTP password from `MAIL_SMTP_PASSWORD` or [`with_smtp_password`](Self::with_smtp_password).
+    pub(crate) fn smtp_password(&self) -> Option<&SecretString> {
+        self.smtp_password.as_ref()
     }
 
     /// Checks the settings (again, after changes in code).
@@ -224,6 +243,8 @@ impl Config {
                 max_failures_per_account: s.login.max_failures_per_account,
                 max_failures_per_address: s.login.max_failures_per_address,
                 max_registrations_per_address: s.register.max_per_address,
+                max_reset_requests_per_address: s.account.reset_max_per_address,
+                max_reset_requests_per_account: s.account.reset_max_per_account,
             },
             timeouts: auth_core::SessionTimeouts {
                 idle: s.session.idle_timeout.0,
@@ -237,6 +258,16 @@ impl Config {
                 .as_ref()
                 .map(|keys| keys.signer(auth_core::service::USERNAME_LOG_KEY)),
             cache_entries: s.session.cache_entries,
+            email: s.account.email,
+        }
+    }
+
+    /// The site's public origin, without a trailing `/`: `server.public_url`, or `http://` +
+    /// `server.bind` when unset.
+    pub fn public_url(&self) -> String {
+        match &self.settings.server.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.settings.server.bind),
         }
     }
 

@@ -29,6 +29,10 @@ pub struct Settings {
     pub log: LogSettings,
     /// `[web]`
     pub web: WebSettings,
+    /// `[account]`
+    pub account: AccountSettings,
+    /// `[mail]`
+    pub mail: MailSettings,
 }
 
 /// `[server]`: the listener and limits on what clients may send.
@@ -49,6 +53,9 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// Origins allowed to call the JSON API from a browser.
     pub cors_origins: Vec<String>,
+    /// The site's public origin (`https://shop.example`), which links in mail are built
+    /// from; unset: `http://` + `bind`. Never taken from a request's headers.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerSettings {
@@ -61,6 +68,7 @@ impl Default for ServerSettings {
             body_timeout: ConfigDuration(Duration::from_secs(10)),
             max_connections: 1024,
             cors_origins: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -227,6 +235,29 @@ impl Default for RegisterSettings {
     }
 }
 
+/// `[account]`: email addresses and password reset by link (contract §9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountSettings {
+    /// `optional`, `required` or `off`.
+    pub email: auth_core::EmailPolicy,
+    /// Password reset requests per client address per hour (0: no limit).
+    pub reset_max_per_address: u32,
+    /// Password reset requests per account (the username or address typed) per hour (0: no
+    /// limit).
+    pub reset_max_per_account: u32,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            email: auth_core::EmailPolicy::Optional,
+            reset_max_per_address: 20,
+            reset_max_per_account: 5,
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -259,4 +290,105 @@ impl Default for LogSettings {
 pub struct WebSettings {
     /// A folder of templates that override the built-in ones by file name (`login.html`, …).
     pub templates_dir: Option<PathBuf>,
+}
+
+/// The `From` of mail when `mail.from` is unset.
+pub const DEFAULT_MAIL_FROM: &str = "Wristband <wristband@localhost>";
+
+/// How mail leaves the process (`mail.transport`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    /// Each message is written as an `.eml` file under `mail.dir` (the development default).
+    #[default]
+    File,
+    /// Each message is sent to the SMTP server `mail.smtp_url` names.
+    Smtp,
+    /// Each message is only logged as sent (kind, user id, recipient domain), never its body.
+    Log,
+}
+
+/// `[mail]`: how messages (verification, password reset, notices) are delivered.
+///
+/// The SMTP password is not a setting: it is the `MAIL_SMTP_PASSWORD` environment variable
+/// when `smtp_url` carries none, kept out of the settings so that printing them never prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// `file`, `smtp` or `log`.
+    pub transport: MailTransportKind,
+    /// The SMTP server, in lettre's URL form: `smtp://host:port` (plain),
+    /// `smtp://host:port?tls=required` (STARTTLS), `smtps://host:port` (implicit TLS), with
+    /// `user@` (and optionally `user:password@`) for authentication. Required by `smtp`.
+    pub smtp_url: Option<String>,
+    /// The `From` of every message, e.g. `"Shop <no-reply@shop.example>"`; unset:
+    /// [`DEFAULT_MAIL_FROM`].
+    pub from: Option<String>,
+    /// Where the `file` transport writes its `.eml` files (created when missing).
+    pub dir: PathBuf,
+}
+
+impl MailSettings {
+    /// `mail.from`, or [`DEFAULT_MAIL_FROM`] when unset.
+    pub fn from_or_default(&self) -> &str {
+        self.from.as_deref().unwrap_or(DEFAULT_MAIL_FROM)
+    }
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            transport: MailTransportKind::File,
+            smtp_url: None,
+            from: None,
+            dir: PathBuf::from("data/mail"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `config/default.toml` documents every key with its default: what it sets parses (no
+    /// unknown key) to exactly the built-in defaults, and every key that has a default value
+    /// is set there (keys without one are commented out).
+    #[test]
+    fn default_toml_holds_every_key_with_its_default() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/default.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let parsed: Settings = toml::from_str(&text).unwrap();
+        assert_eq!(
+            parsed,
+            Settings::default(),
+            "config/default.toml differs from the defaults"
+        );
+        let file: toml::Value = toml::from_str(&text).unwrap();
+        let defaults = toml::Value::try_from(Settings::default()).unwrap();
+        let mut missing = Vec::new();
+        missing_keys("", &defaults, &file, &mut missing);
+        assert!(
+            missing.is_empty(),
+            "keys missing from config/default.toml: {missing:?}"
+        );
+    }
+
+    fn missing_keys(
+        prefix: &str,
+        defaults: &toml::Value,
+        file: &toml::Value,
+        out: &mut Vec<String>,
+    ) {
+        let toml::Value::Table(table) = defaults else {
+            return;
+        };
+        for (key, value) in table {
+            let path = format!("{prefix}{key}");
+            match file.get(key) {
+                Some(inner) => missing_keys(&format!("{path}."), value, inner, out),
+                None => out.push(path),
+            }
+        }
+    }
 }

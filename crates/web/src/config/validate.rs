@@ -5,7 +5,11 @@
 //! backend keeps), sizes and counts within what one process can serve. The same rules run on
 //! values set in code, at [`Wristband::builder`](crate::Wristband::builder)`(…).start()`.
 
-use super::{ConfigDuration, ConfigError, Settings};
+use super::sources::describe_source;
+use super::{ConfigDuration, ConfigError, MailSettings, MailTransportKind, Settings};
+use figment::Figment;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, Tokio1Executor};
 
 /// URL schemes `database.url` may use.
 pub const SUPPORTED_SCHEMES: [&str; 3] = ["sqlite", "postgres", "postgresql"];
@@ -152,7 +156,93 @@ pub fn validate(settings: &Settings) -> Result<(), ConfigError> {
             settings.login.default_redirect
         )));
     }
+    validate_mail(&settings.mail)?;
+    if let Some(public_url) = &settings.server.public_url {
+        validate_public_url(public_url)?;
+    }
     Ok(())
+}
+
+/// `server.public_url`: an `http` or `https` origin (a path is allowed, for an app mounted
+/// under one), with no query, fragment or credentials: links in mail are built from it.
+fn validate_public_url(public_url: &str) -> Result<(), ConfigError> {
+    let refused = |why: &str| {
+        invalid(format!(
+            "`server.public_url` ({public_url:?}) {why}; use the site's origin, such as \"https://shop.example\""
+        ))
+    };
+    let url = url::Url::parse(public_url).map_err(|_| refused("is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(refused("must be an http:// or https:// URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(refused("must not have a query or a fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refused("must not carry credentials"));
+    }
+    Ok(())
+}
+
+/// `[mail]`: an SMTP URL lettre accepts (whenever one is set, and required by `smtp`), and a
+/// `From` that is an address. The URL itself is never repeated in a message: it may hold a
+/// password, and one too malformed to parse could not be redacted.
+fn validate_mail(mail: &MailSettings) -> Result<(), ConfigError> {
+    const FORMS: &str = "smtp://HOST:PORT (plain), smtp://HOST:PORT?tls=required (STARTTLS) \
+                         or smtps://HOST:PORT (implicit TLS), with USER@ before the host to log in";
+    match &mail.smtp_url {
+        None if mail.transport == MailTransportKind::Smtp => {
+            return Err(invalid(format!(
+                "`mail.smtp_url` must be set when `mail.transport` is \"smtp\": {FORMS}"
+            )));
+        }
+        None => {}
+        Some(url) => {
+            if let Err(error) = AsyncSmtpTransport::<Tokio1Executor>::from_url(url) {
+                return Err(invalid(format!(
+                    "`mail.smtp_url` is not an SMTP URL ({error}); use {FORMS}"
+                )));
+            }
+        }
+    }
+    if let Some(from) = &mail.from
+        && from.parse::<Mailbox>().is_err()
+    {
+        return Err(invalid(format!(
+            "`mail.from` ({from:?}) is not a mail address; use one such as \
+             \"Wristband <no-reply@example.com>\" or \"no-reply@example.com\""
+        )));
+    }
+    Ok(())
+}
+
+/// `error` from [`validate`] with the source of the key it names (the first key in backticks
+/// that a file, the environment or the application set), e.g. `(from config/production.toml)`.
+pub(super) fn name_source(error: ConfigError, figment: &Figment) -> ConfigError {
+    let ConfigError::Invalid(message) = error;
+    let keys = message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|k| k.contains('.') && !k.contains(char::is_whitespace));
+    // The built-in defaults (`Serialized::defaults(Settings::default())`) are named by their type.
+    let built_in = std::any::type_name::<Settings>();
+    for (position, key) in keys.enumerate() {
+        if let Some(metadata) = figment
+            .find_metadata(key)
+            .filter(|metadata| metadata.name != built_in)
+        {
+            let path: Vec<&str> = key.split('.').collect();
+            let source = describe_source(metadata, &path);
+            let suffix = if position == 0 {
+                format!(" (from {source})")
+            } else {
+                format!(" (`{key}` from {source})")
+            };
+            return ConfigError::Invalid(message + &suffix);
+        }
+    }
+    ConfigError::Invalid(message)
 }
 
 #[cfg(test)]
@@ -164,6 +254,25 @@ mod tests {
         let mut settings = Settings::default();
         tweak(&mut settings);
         validate(&settings).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn a_public_url_must_be_an_http_origin() {
+        for bad in [
+            "shop.example",
+            "ftp://shop.example",
+            "https://shop.example/?a=1",
+            "https://u:p@shop.example",
+            "https://",
+        ] {
+            assert!(
+                refused(|s| s.server.public_url = Some(bad.into())).contains("`server.public_url`"),
+                "{bad}"
+            );
+        }
+        let mut settings = Settings::default();
+        settings.server.public_url = Some("https://shop.example/auth/".into());
+        validate(&settings).unwrap();
     }
 
     #[test]
@@ -201,6 +310,68 @@ mod tests {
         assert!(
             refused(|s| s.password.import_max_cost.bcrypt_cost = 99)
                 .contains("`password.import_max_cost.bcrypt_cost`")
+        );
+    }
+
+    #[test]
+    fn mail_needs_a_usable_smtp_url_and_from_address() {
+        let smtp = |s: &mut Settings| s.mail.transport = MailTransportKind::Smtp;
+        assert!(refused(smtp).contains("`mail.smtp_url` must be set"));
+        for url in [
+            "http://mail.example",
+            "smtp://",
+            "not a url",
+            "smtp://host?tls=sometimes",
+        ] {
+            let message = refused(|s| s.mail.smtp_url = Some(url.into()));
+            assert!(message.contains("`mail.smtp_url`"), "{url}: {message}");
+        }
+        let message = refused(|s| {
+            s.mail.smtp_url = Some("smtpx://mailer:hunter2@smtp.example".into());
+        });
+        assert!(!message.contains("hunter2"), "{message}");
+        for from in ["", "no-reply", "Wristband <no-reply>", "a@b@c"] {
+            let message = refused(|s| s.mail.from = Some(from.into()));
+            assert!(message.contains("`mail.from`"), "{from:?}: {message}");
+        }
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://mailer@smtp.example:587?tls=required",
+            "smtps://mailer:secret@smtp.example",
+        ] {
+            let mut settings = Settings::default();
+            settings.mail.transport = MailTransportKind::Smtp;
+            settings.mail.smtp_url = Some(url.into());
+            settings.mail.from = Some("Shop <no-reply@shop.example>".into());
+            validate(&settings).unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+        let mut settings = Settings::default();
+        settings.mail.from = Some(crate::config::DEFAULT_MAIL_FROM.into());
+        validate(&settings).unwrap();
+    }
+
+    #[test]
+    fn a_refusal_names_the_source_of_its_key() {
+        use figment::providers::{Format, Serialized, Toml};
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("mail.toml");
+        std::fs::write(&file, "[mail]\ntransport = \"smtp\"\nfrom = \"nobody\"\n").unwrap();
+        let figment =
+            Figment::from(Serialized::defaults(Settings::default())).merge(Toml::file(&file));
+        let settings: Settings = figment.extract().unwrap();
+        let message = name_source(validate(&settings).unwrap_err(), &figment).to_string();
+        assert!(
+            message.contains("`mail.smtp_url`")
+                && message.contains("(`mail.transport` from ")
+                && message.ends_with("mail.toml)"),
+            "{message}"
+        );
+        let mut settings = settings;
+        settings.mail.smtp_url = Some("smtp://127.0.0.1:25".into());
+        let message = name_source(validate(&settings).unwrap_err(), &figment).to_string();
+        assert!(
+            message.contains("`mail.from`") && message.ends_with("mail.toml)"),
+            "{message}"
         );
     }
 }

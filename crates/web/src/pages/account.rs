@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-async fn account_page(
+pub(crate) async fn account_page(
     context: &RequestContext,
     session: &ActiveSession,
     status: StatusCode,
@@ -37,6 +37,8 @@ async fn account_page(
             "single_sessions": service.can_end_single_sessions(),
             "errors": errors,
             "password_min": service.settings().policy.min_length,
+            "email": session.user.email.as_ref().map(|e| e.as_str()),
+            "email_verified": session.user.email_verified,
         }),
     ))
 }

@@ -6,7 +6,9 @@ use crate::extract::CsrfForm;
 use crate::redirect::safe_next;
 use crate::request::RequestContext;
 use auth_core::SecretString;
-use auth_core::service::{FieldErrors, INVALID_CREDENTIALS, LoginOutcome, Registration, TAKEN};
+use auth_core::service::{
+    EMAIL_TAKEN, FieldErrors, INVALID_CREDENTIALS, LoginOutcome, Registration, TAKEN,
+};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
@@ -18,45 +20,54 @@ pub(crate) struct RegisterForm {
     username: String,
     password: String,
     password_confirm: Option<String>,
+    email: Option<String>,
     csrf_token: Option<String>,
 }
 
 fn register_page(
     context: &RequestContext,
     status: StatusCode,
-    username: &str,
+    form: &RegisterForm,
     errors: &FieldErrors,
 ) -> Response {
+    let service = &context.state().service;
     render(
         context,
         status,
         "register.html",
         serde_json::json!({
-            "form": { "username": username },
+            "form": { "username": form.username, "email": form.email },
             "errors": errors,
-            "password_min": context.state().service.settings().policy.min_length,
+            "password_min": service.settings().policy.min_length,
+            "email_mode": service.email_policy(),
         }),
     )
 }
 
 /// `GET /register`
 pub(crate) async fn register_form(context: RequestContext) -> Response {
-    register_page(&context, StatusCode::OK, "", &FieldErrors::new())
+    register_page(
+        &context,
+        StatusCode::OK,
+        &RegisterForm::default(),
+        &FieldErrors::new(),
+    )
 }
 
 /// `POST /register`: 303 to the login page with a flash; 422 with field errors; 409 when taken.
 pub(crate) async fn register(
     context: RequestContext,
-    CsrfForm(form): CsrfForm<RegisterForm>,
+    CsrfForm(mut form): CsrfForm<RegisterForm>,
 ) -> Result<Response, AppError> {
-    let password = SecretString::new(form.password);
+    let password = SecretString::new(std::mem::take(&mut form.password));
     let registration = context
         .state()
         .service
-        .register(
+        .register_with_email(
             &form.username,
             &password,
             form.password_confirm.as_deref(),
+            form.email.as_deref(),
             context.client(),
         )
         .await?;
@@ -69,7 +80,7 @@ pub(crate) async fn register(
         Registration::Invalid(errors) => Ok(register_page(
             &context,
             StatusCode::UNPROCESSABLE_ENTITY,
-            &form.username,
+            &form,
             &errors,
         )),
         Registration::Taken => {
@@ -77,7 +88,16 @@ pub(crate) async fn register(
             Ok(register_page(
                 &context,
                 StatusCode::CONFLICT,
-                &form.username,
+                &form,
+                &errors,
+            ))
+        }
+        Registration::EmailTaken => {
+            let errors = FieldErrors::from([("email", EMAIL_TAKEN.to_owned())]);
+            Ok(register_page(
+                &context,
+                StatusCode::CONFLICT,
+                &form,
                 &errors,
             ))
         }

@@ -4,6 +4,7 @@
 
 pub(crate) mod account;
 pub(crate) mod auth;
+pub(crate) mod email;
 
 use crate::error::AppError;
 use crate::request::RequestContext;

@@ -1,0 +1,150 @@
+//! The email routes of the API (contract §9): reset requests and their confirmation, changing
+//! and verifying the address.
+
+use super::json::{ApiJson, ApiUser, required};
+use super::problem::Problem;
+use super::sessions::require_fresh;
+use crate::request::RequestContext;
+use auth_core::SecretString;
+use auth_core::service::{EMAIL_TAKEN, EmailChange, FieldErrors, PasswordReset};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+/// The detail of a used, expired or unknown link.
+const LINK_INVALID: &str =
+    "The link has been used already, has expired, or is not one we sent; ask for a new one.";
+
+/// Body of `POST /password-reset`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ResetRequestBody {
+    login: Option<String>,
+}
+
+/// `POST /password-reset` `{login}` → 202 whether or not an account matches; 429 throttled.
+pub(crate) async fn request_reset(
+    context: RequestContext,
+    ApiJson(body): ApiJson<ResetRequestBody>,
+) -> Result<Response, Problem> {
+    let mut missing = FieldErrors::new();
+    let login = required(&mut missing, "login", body.login);
+    if !missing.is_empty() {
+        return Err(Problem::invalid(missing));
+    }
+    context
+        .state()
+        .service
+        .request_password_reset(&login, context.client())
+        .await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// Body of `POST /password-reset/confirm`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ResetConfirmBody {
+    token: Option<String>,
+    password: Option<String>,
+}
+
+/// `POST /password-reset/confirm` `{token, password}` → 204 (every session ended); 400 for a
+/// dead link; 422 for a password the policy refuses.
+pub(crate) async fn confirm_reset(
+    context: RequestContext,
+    ApiJson(body): ApiJson<ResetConfirmBody>,
+) -> Result<Response, Problem> {
+    let mut missing = FieldErrors::new();
+    let token = required(&mut missing, "token", body.token);
+    let password = SecretString::new(required(&mut missing, "password", body.password));
+    if !missing.is_empty() {
+        return Err(Problem::invalid(missing));
+    }
+    match context
+        .state()
+        .service
+        .reset_password(&token, &password, None, context.client())
+        .await?
+    {
+        PasswordReset::Reset(_) => {
+            if context.session().is_some() {
+                context.end_session();
+            }
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        PasswordReset::InvalidLink => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid link",
+            LINK_INVALID,
+        )),
+        PasswordReset::Invalid(errors) => Err(Problem::invalid(errors)),
+    }
+}
+
+/// Body of `PUT /me/email`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct EmailBody {
+    email: Option<String>,
+}
+
+/// `PUT /me/email` `{email}` (a recent login) → 202, a verification link on its way; 409
+/// taken; 422 invalid.
+pub(crate) async fn change(
+    ApiUser(session, context): ApiUser,
+    ApiJson(body): ApiJson<EmailBody>,
+) -> Result<Response, Problem> {
+    require_fresh(&context)?;
+    let mut missing = FieldErrors::new();
+    let email = required(&mut missing, "email", body.email);
+    if !missing.is_empty() {
+        return Err(Problem::invalid(missing));
+    }
+    match context
+        .state()
+        .service
+        .change_email(&session, &email, context.client())
+        .await?
+    {
+        EmailChange::Changed(_) | EmailChange::Unchanged => {
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        EmailChange::Invalid(errors) => Err(Problem::invalid(errors)),
+        EmailChange::Taken => Err(Problem::new(StatusCode::CONFLICT, "Conflict", EMAIL_TAKEN)
+            .with_errors(FieldErrors::from([("email", EMAIL_TAKEN.to_owned())]))),
+        EmailChange::Disabled => Err(Problem::not_found("Email addresses are off.")),
+    }
+}
+
+/// Body of `POST /me/email/verify`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct VerifyBody {
+    token: Option<String>,
+}
+
+/// `POST /me/email/verify` `{token}` → 204, the address verified; 400 for a dead link. The
+/// token is the proof: no session is needed (the link may be opened on another device).
+pub(crate) async fn verify(
+    context: RequestContext,
+    ApiJson(body): ApiJson<VerifyBody>,
+) -> Result<Response, Problem> {
+    let mut missing = FieldErrors::new();
+    let token = required(&mut missing, "token", body.token);
+    if !missing.is_empty() {
+        return Err(Problem::invalid(missing));
+    }
+    match context
+        .state()
+        .service
+        .verify_email(&token, context.client())
+        .await?
+    {
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid link",
+            LINK_INVALID,
+        )),
+    }
+}
