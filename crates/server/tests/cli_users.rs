@@ -278,6 +278,48 @@ on_both_backends! {
         assert_fails_in_one_line(&unknown, 1);
     }
 
+    async fn set_email_sets_a_verified_address_and_notices_reach_the_old_one(env: Env) {
+        let smtp = common::SmtpServer::start().await;
+        let url = smtp.url();
+        let mut mail_env: Vec<(&str, &str)> = QUICK_AND_QUIET.to_vec();
+        mail_env.extend([
+            ("WRISTBAND_MAIL__TRANSPORT", "smtp"),
+            ("WRISTBAND_MAIL__SMTP_URL", url.as_str()),
+            ("WRISTBAND_MAIL__FROM", "Shop <no-reply@shop.example>"),
+        ]);
+        let run = |args: &[&str], stdin: &str| env.0.run(args, &mail_env, Some(stdin));
+        assert_exit(&env.run(&["user", "add", "alice"], PASSWORD), 0);
+        assert_exit(&env.run(&["user", "add", "bob"], PASSWORD), 0);
+
+        let set = run(&["user", "set-email", "ALICE", "Alice@Example.org"], "");
+        assert_exit(&set, 0);
+        assert!(stdout(&set).contains("Alice@Example.org (verified)"), "{}", stdout(&set));
+        let listed = env.run(&["user", "list"], "");
+        let text = stdout(&listed);
+        let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+        assert_eq!(&rows[0][3..], ["Alice@Example.org", "verified"]);
+        assert_eq!(&rows[1][3..], ["-", "-"]);
+        // An administrator vouches for the address: no link is sent.
+        smtp.assert_nothing_for("alice@example.org", Duration::from_millis(300)).await;
+
+        // A new address: the old one hears of it before the command exits.
+        assert_exit(&run(&["user", "set-email", "alice", "new@example.org"], ""), 0);
+        let notice = smtp
+            .wait_for("alice@example.org", |m| m.subject == "Your email address was changed", Duration::from_secs(2))
+            .await;
+        assert!(notice.text.contains("example.org"));
+        // An administrator's password reset is notified too.
+        assert_exit(&run(&["user", "set-password", "alice"], &format!("{NEW_PASSWORD}\n")), 0);
+        smtp.wait_for("new@example.org", |m| m.subject == "Your password was reset", Duration::from_secs(2))
+            .await;
+
+        assert_fails_in_one_line(&run(&["user", "set-email", "bob", "NEW@example.org"], ""), 1);
+        assert_fails_in_one_line(&run(&["user", "set-email", "bob", "not an address"], ""), 2);
+        assert_fails_in_one_line(&run(&["user", "set-email", "nobody", "x@example.org"], ""), 1);
+        let store = env.store().await;
+        assert_eq!(credentials(&*store, "bob").await.unwrap().user.email, None, "nothing changed");
+    }
+
     async fn sessions_purge_deletes_only_what_expired_and_prints_the_counts(env: Env) {
         assert_exit(&env.run(&["user", "add", "alice"], PASSWORD), 0);
         let store = env.store().await;
