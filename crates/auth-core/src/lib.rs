@@ -66,6 +66,7 @@ pub mod session;
 pub mod session_cache;
 pub mod store;
 pub mod throttle;
+pub mod totp;
 pub mod username;
 
 #[cfg(feature = "testing")]
