@@ -358,10 +358,74 @@ pub trait EmailStore: Send + Sync {
     ) -> Result<Option<User>, StoreError>;
 }
 
+/// Which second factors a user has (contract §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SecondFactors {
+    /// An authenticator app (TOTP) is enrolled.
+    pub totp: bool,
+    /// Unused recovery codes left.
+    pub recovery_codes: u32,
+}
+
+impl SecondFactors {
+    /// Whether a login needs a second step.
+    pub fn any(&self) -> bool {
+        self.totp
+    }
+}
+
+/// Second factors: the sealed TOTP secret with the last time step it accepted, and recovery
+/// codes by their SHA-256.
+///
+/// - **A TOTP step is accepted once**: [`accept_totp_step`](Self::accept_totp_step) is one
+///   conditional update (`… WHERE last_step IS NULL OR last_step < step`), so the same code
+///   replayed, even by two processes at once, is refused.
+/// - **A recovery code works once**: [`use_recovery_code`](Self::use_recovery_code) deletes it
+///   in the statement that finds it.
+/// - Enabling TOTP and replacing the codes is one transaction.
+#[async_trait]
+pub trait SecondFactorStore: Send + Sync {
+    /// The user's second factors (none for an unknown user).
+    async fn second_factors(&self, user_id: UserId) -> Result<SecondFactors, StoreError>;
+
+    /// Turns TOTP on with `sealed_secret` (no step used yet) and replaces the user's recovery
+    /// codes with `recovery_codes`, in one transaction; `false` when there is no such user.
+    async fn enable_totp(
+        &self,
+        user_id: UserId,
+        sealed_secret: &[u8],
+        recovery_codes: &[[u8; 32]],
+    ) -> Result<bool, StoreError>;
+
+    /// The user's sealed TOTP secret, if TOTP is on.
+    async fn totp_secret(&self, user_id: UserId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Records `step` as used if it is later than every step used before; `true` if so.
+    async fn accept_totp_step(&self, user_id: UserId, step: u64) -> Result<bool, StoreError>;
+
+    /// Uses (deletes) the user's recovery code with this digest; `true` if it existed.
+    async fn use_recovery_code(
+        &self,
+        user_id: UserId,
+        digest: &[u8; 32],
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces every recovery code of the user with `recovery_codes`, in one transaction.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        recovery_codes: &[[u8; 32]],
+    ) -> Result<(), StoreError>;
+
+    /// Turns every second factor of the user off (TOTP, recovery codes), in one transaction;
+    /// `true` if any was on.
+    async fn clear_second_factors(&self, user_id: UserId) -> Result<bool, StoreError>;
+}
+
 /// A complete backend: users, sessions, and a health check.
 #[async_trait]
 pub trait AuthStore:
-    UserStore + SessionStore + EmailStore + crate::throttle::FailureCounterStore
+    UserStore + SessionStore + EmailStore + SecondFactorStore + crate::throttle::FailureCounterStore
 {
     /// A password change, as **one transaction**: the user's hash becomes `password_hash`, the
     /// auth stamp a fresh one (returned), every session of the user is deleted, and `renewed`,

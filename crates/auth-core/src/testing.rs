@@ -68,7 +68,12 @@ macro_rules! store_conformance_tests {
             expired_and_unknown_links_are_never_found,
             a_reset_link_sets_the_password_and_ends_sessions_and_other_links,
             concurrent_uses_of_one_reset_link_one_wins,
-            purge_removes_expired_links
+            purge_removes_expired_links,
+            totp_is_enabled_with_its_recovery_codes_in_one_step,
+            a_totp_step_is_accepted_once_and_only_forwards,
+            concurrent_uses_of_one_totp_step_one_wins,
+            a_recovery_code_works_once,
+            clearing_second_factors_removes_them_all
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -1658,4 +1663,144 @@ pub async fn purge_removes_expired_links<S: AuthStore>(store: &S) {
             .must()
             .is_some()
     );
+}
+
+fn digest(n: u8) -> [u8; 32] {
+    [n; 32]
+}
+
+/// Enabling TOTP stores the sealed secret and replaces the recovery codes together.
+pub async fn totp_is_enabled_with_its_recovery_codes_in_one_step<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    assert_eq!(
+        store.second_factors(ada.id).await.must(),
+        crate::store::SecondFactors::default()
+    );
+    assert!(
+        store
+            .enable_totp(ada.id, b"sealed-1", &[digest(1), digest(2)])
+            .await
+            .must()
+    );
+    let factors = store.second_factors(ada.id).await.must();
+    assert!(factors.totp && factors.any());
+    assert_eq!(factors.recovery_codes, 2);
+    assert_eq!(
+        store.totp_secret(ada.id).await.must().as_deref(),
+        Some(&b"sealed-1"[..])
+    );
+    // Enabling again (a new enrolment) replaces the secret and the codes.
+    assert!(
+        store
+            .enable_totp(ada.id, b"sealed-2", &[digest(3)])
+            .await
+            .must()
+    );
+    assert_eq!(
+        store.totp_secret(ada.id).await.must().as_deref(),
+        Some(&b"sealed-2"[..])
+    );
+    assert_eq!(store.second_factors(ada.id).await.must().recovery_codes, 1);
+    assert!(
+        !store.use_recovery_code(ada.id, &digest(1)).await.must(),
+        "old codes are gone"
+    );
+    assert!(!store.enable_totp(UserId(i64::MAX), b"x", &[]).await.must());
+    assert_eq!(store.totp_secret(UserId(i64::MAX)).await.must(), None);
+}
+
+/// A step is accepted once, and never one at or before the last accepted one.
+pub async fn a_totp_step_is_accepted_once_and_only_forwards<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    assert!(
+        !store.accept_totp_step(ada.id, 100).await.must(),
+        "TOTP is off"
+    );
+    store.enable_totp(ada.id, b"sealed", &[]).await.must();
+    assert!(store.accept_totp_step(ada.id, 100).await.must());
+    assert!(!store.accept_totp_step(ada.id, 100).await.must(), "replay");
+    assert!(
+        !store.accept_totp_step(ada.id, 99).await.must(),
+        "an earlier step"
+    );
+    assert!(store.accept_totp_step(ada.id, 101).await.must());
+    // A new enrolment starts over.
+    store.enable_totp(ada.id, b"sealed", &[]).await.must();
+    assert!(store.accept_totp_step(ada.id, 50).await.must());
+}
+
+/// Two concurrent uses of one step: exactly one is accepted.
+pub async fn concurrent_uses_of_one_totp_step_one_wins<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    store.enable_totp(ada.id, b"sealed", &[]).await.must();
+    let (a, b) = tokio::join!(
+        store.accept_totp_step(ada.id, 7),
+        store.accept_totp_step(ada.id, 7)
+    );
+    let accepted = [&a, &b].iter().filter(|r| matches!(r, Ok(true))).count();
+    assert_eq!(accepted, 1, "{a:?} {b:?}");
+}
+
+/// A recovery code works once, for its own user only.
+pub async fn a_recovery_code_works_once<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    let bob = store
+        .create_user(&name("bob"), &hash("Yg"), None, now_ms())
+        .await
+        .must();
+    store
+        .enable_totp(ada.id, b"sealed", &[digest(1), digest(2)])
+        .await
+        .must();
+    assert!(
+        !store.use_recovery_code(bob.id, &digest(1)).await.must(),
+        "not bob's"
+    );
+    assert!(store.use_recovery_code(ada.id, &digest(1)).await.must());
+    assert!(
+        !store.use_recovery_code(ada.id, &digest(1)).await.must(),
+        "single use"
+    );
+    assert_eq!(store.second_factors(ada.id).await.must().recovery_codes, 1);
+    store
+        .replace_recovery_codes(ada.id, &[digest(5), digest(6), digest(7)])
+        .await
+        .must();
+    assert!(
+        !store.use_recovery_code(ada.id, &digest(2)).await.must(),
+        "replaced"
+    );
+    assert_eq!(store.second_factors(ada.id).await.must().recovery_codes, 3);
+}
+
+/// Clearing removes TOTP and the recovery codes, and says whether anything was on.
+pub async fn clearing_second_factors_removes_them_all<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    assert!(!store.clear_second_factors(ada.id).await.must());
+    store
+        .enable_totp(ada.id, b"sealed", &[digest(1)])
+        .await
+        .must();
+    assert!(store.clear_second_factors(ada.id).await.must());
+    assert_eq!(
+        store.second_factors(ada.id).await.must(),
+        crate::store::SecondFactors::default()
+    );
+    assert_eq!(store.totp_secret(ada.id).await.must(), None);
+    assert!(!store.use_recovery_code(ada.id, &digest(1)).await.must());
 }

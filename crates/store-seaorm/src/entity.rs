@@ -34,6 +34,10 @@ pub mod user {
         pub email_key: Option<String>,
         /// When the address was verified, Unix ms; `NULL` while unverified.
         pub email_verified_at: Option<i64>,
+        /// The sealed TOTP secret; `NULL` while TOTP is off.
+        pub totp_secret: Option<Vec<u8>>,
+        /// The last TOTP time step accepted; `NULL` before the first.
+        pub totp_last_step: Option<i64>,
     }
 
     /// Relations of `users`.
@@ -177,6 +181,44 @@ pub mod email_link {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {
         /// Each link belongs to one user.
+        #[sea_orm(
+            belongs_to = "super::user::Entity",
+            from = "Column::UserId",
+            to = "super::user::Column::Id",
+            on_delete = "Cascade"
+        )]
+        User,
+    }
+
+    impl Related<super::user::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::User.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Unused recovery codes, by their SHA-256 (contract §10).
+pub mod recovery_code {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `recovery_codes`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "recovery_codes")]
+    pub struct Model {
+        /// Whose code it is.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: i64,
+        /// SHA-256 of the code's normal form.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code_digest: Vec<u8>,
+    }
+
+    /// Relations of `recovery_codes`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// Each code belongs to one user.
         #[sea_orm(
             belongs_to = "super::user::Entity",
             from = "Column::UserId",

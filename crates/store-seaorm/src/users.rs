@@ -33,6 +33,8 @@ impl UserStore for SeaStore {
             email: Set(email.map(|e| e.as_str().to_owned())),
             email_key: Set(email.map(EmailAddress::key)),
             email_verified_at: Set(None),
+            totp_secret: Set(None),
+            totp_last_step: Set(None),
             id: NotSet,
             username: Set(username.as_str().to_owned()),
             username_key: Set(username.key().to_owned()),
