@@ -35,7 +35,10 @@ use std::fmt;
 use time::OffsetDateTime;
 
 /// A user's numeric id, assigned by the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct UserId(pub i64);
 
 impl fmt::Display for UserId {

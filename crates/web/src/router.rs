@@ -44,6 +44,17 @@ fn pages(prefix: &str, email: bool) -> Router<AppState> {
         .route(
             "/reauthenticate",
             get(pages::account::reauthenticate_form).post(pages::account::reauthenticate),
+        )
+        .route(
+            "/login/2fa",
+            get(pages::second_factor::login_form).post(pages::second_factor::login),
+        )
+        .route("/account/2fa", get(pages::second_factor::show))
+        .route("/account/2fa/enable", post(pages::second_factor::enable))
+        .route("/account/2fa/disable", post(pages::second_factor::disable))
+        .route(
+            "/account/2fa/recovery-codes",
+            post(pages::second_factor::regenerate),
         );
     if email {
         routes = routes

@@ -78,6 +78,16 @@ pub(crate) struct Urls {
     pub verify_email: Option<String>,
     /// Changing the address.
     pub account_email: Option<String>,
+    /// The login's second step.
+    pub login_2fa: Option<String>,
+    /// Second factors on the account.
+    pub account_2fa: Option<String>,
+    /// Confirming an authenticator app.
+    pub account_2fa_enable: Option<String>,
+    /// Turning it off.
+    pub account_2fa_disable: Option<String>,
+    /// New recovery codes.
+    pub account_2fa_recovery_codes: Option<String>,
     /// The stylesheet.
     pub stylesheet: Option<String>,
     /// The password show/hide script.
@@ -107,6 +117,11 @@ impl Urls {
             reset_password: email_page("/reset-password"),
             verify_email: email_page("/verify-email"),
             account_email: email_page("/account/email"),
+            login_2fa: page("/login/2fa"),
+            account_2fa: page("/account/2fa"),
+            account_2fa_enable: page("/account/2fa/enable"),
+            account_2fa_disable: page("/account/2fa/disable"),
+            account_2fa_recovery_codes: page("/account/2fa/recovery-codes"),
             stylesheet: page("/static/app.css"),
             password_toggle: page("/static/password-toggle.js"),
         }

@@ -11,6 +11,7 @@
 //! | change the password | [`change_password`](AuthService::change_password) |
 //! | list, end one, end every other session | [`list_sessions`](AuthService::list_sessions), [`end_session`](AuthService::end_session), [`end_other_sessions`](AuthService::end_other_sessions) |
 //! | give or change the email address, verify it | [`change_email`](AuthService::change_email), [`verify_email`](AuthService::verify_email), [`set_verified_email`](AuthService::set_verified_email) |
+//! | enrol an authenticator app, the login's second step, turn factors off, an administrator's reset | [`begin_totp_enrolment`](AuthService::begin_totp_enrolment), [`confirm_totp_enrolment`](AuthService::confirm_totp_enrolment), [`complete_second_factor`](AuthService::complete_second_factor), [`disable_totp`](AuthService::disable_totp), [`regenerate_recovery_codes`](AuthService::regenerate_recovery_codes), [`reset_second_factors`](AuthService::reset_second_factors) |
 //! | ask for a reset link, use it | [`request_password_reset`](AuthService::request_password_reset), [`reset_password`](AuthService::reset_password), [`link_is_live`](AuthService::link_is_live) |
 //! | an administrator's password reset, delete a user, import users, purge | [`set_password`](AuthService::set_password), [`delete_user`](AuthService::delete_user), [`import_users`](AuthService::import_users), [`purge`](AuthService::purge) |
 //!
@@ -48,6 +49,7 @@ mod email;
 mod error;
 mod registration;
 mod reset;
+mod second_factor;
 mod sessions;
 mod timing;
 
@@ -58,6 +60,10 @@ pub use email::{EMAIL_TAKEN, EmailChange};
 pub use error::{ServiceError, error_chain};
 pub use registration::{FieldErrors, Registration, TAKEN};
 pub use reset::PasswordReset;
+pub use second_factor::{
+    ENROLMENT_LIFETIME, PENDING_LOGIN_LIFETIME, PendingLogin, SecondFactorOutcome, TOTP_SEALER_KEY,
+    TotpConfirmation, TotpEnrolment,
+};
 pub use sessions::{
     ActiveSession, CookieCredential, INVALID_CREDENTIALS, LoadedSession, LoginOutcome,
     SessionError, SessionView, decode_cookie_credential,
@@ -114,6 +120,11 @@ pub struct ServiceSettings {
     pub cache_entries: u64,
     /// Whether users have email addresses (`account.email`).
     pub email: EmailPolicy,
+    /// The sealer of TOTP secrets (derived from `SECRET_KEY` with [`TOTP_SEALER_KEY`]); a
+    /// random one when `None`, so enrolments do not outlive the process.
+    pub totp_sealer: Option<crate::keys::Sealer>,
+    /// The issuer an authenticator app shows beside the account (the site's name).
+    pub totp_issuer: String,
 }
 
 /// The default of [`ServiceSettings::cache_entries`] (the contract's).
@@ -130,6 +141,8 @@ impl Default for ServiceSettings {
             username_log_key: None,
             cache_entries: DEFAULT_CACHE_ENTRIES,
             email: EmailPolicy::default(),
+            totp_sealer: None,
+            totp_issuer: "Wristband".to_owned(),
         }
     }
 }
@@ -147,6 +160,7 @@ struct Inner {
     cache: SessionCache,
     activity: activity::PendingActivity,
     outbox: Arc<dyn Outbox>,
+    sealer: crate::keys::Sealer,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -178,6 +192,10 @@ impl AuthService {
             .clone()
             .unwrap_or_else(|| KeyRing::random().signer(USERNAME_LOG_KEY));
         let cache = SessionCache::new(settings.cache_entries);
+        let sealer = settings
+            .totp_sealer
+            .clone()
+            .unwrap_or_else(crate::keys::Sealer::random);
         Self(Arc::new(Inner {
             store,
             hasher,
@@ -187,6 +205,7 @@ impl AuthService {
             cache,
             activity: activity::PendingActivity::default(),
             outbox,
+            sealer,
         }))
     }
 

@@ -19,6 +19,7 @@ pub(crate) fn routes(email: bool) -> Router<AppState> {
     let routes = Router::new()
         .route("/register", post(auth::register))
         .route("/login", post(auth::login))
+        .route("/login/2fa", post(auth::login_second_factor))
         .route("/logout", post(auth::logout))
         .route("/me", get(auth::me))
         .route("/reauthenticate", post(auth::reauthenticate))

@@ -33,9 +33,9 @@ mod values;
 pub use auth_core::foreign_hash::ImportCostLimits;
 pub use redact::redact_url;
 pub use schema::{
-    Argon2Section, DEFAULT_MAIL_FROM, DatabaseSettings, LogFormat, LogSettings, LoginSettings,
-    MailSettings, MailTransportKind, PasswordSettings, RegisterSettings, ServerSettings,
-    SessionSettings, Settings, WebSettings,
+    AccountSettings, Argon2Section, DEFAULT_MAIL_FROM, DatabaseSettings, LogFormat, LogSettings,
+    LoginSettings, MailSettings, MailTransportKind, MfaSettings, PasswordSettings,
+    RegisterSettings, ServerSettings, SessionSettings, Settings, WebSettings,
 };
 pub use validate::SUPPORTED_SCHEMES;
 pub use values::{ByteSize, ConfigDuration, SecureSetting};
@@ -259,7 +259,20 @@ impl Config {
                 .map(|keys| keys.signer(auth_core::service::USERNAME_LOG_KEY)),
             cache_entries: s.session.cache_entries,
             email: s.account.email,
+            totp_sealer: self
+                .keys
+                .as_ref()
+                .map(|keys| keys.sealer(auth_core::service::TOTP_SEALER_KEY)),
+            totp_issuer: self.site_name(),
         }
+    }
+
+    /// The site's name for authenticator apps: the host of the public URL.
+    pub fn site_name(&self) -> String {
+        url::Url::parse(&self.public_url())
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "Wristband".to_owned())
     }
 
     /// The site's public origin, without a trailing `/`: `server.public_url`, or `http://` +

@@ -31,6 +31,8 @@ pub struct Settings {
     pub web: WebSettings,
     /// `[account]`
     pub account: AccountSettings,
+    /// `[mfa]`
+    pub mfa: MfaSettings,
     /// `[mail]`
     pub mail: MailSettings,
 }
@@ -233,6 +235,14 @@ impl Default for RegisterSettings {
             max_per_address: 20,
         }
     }
+}
+
+/// `[mfa]`: second factors (contract §10).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaSettings {
+    /// A user without a second factor is sent to enrol one right after logging in.
+    pub required: bool,
 }
 
 /// `[account]`: email addresses and password reset by link (contract §9).
