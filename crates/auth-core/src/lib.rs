@@ -86,8 +86,8 @@ pub use session::{
 };
 pub use session_cache::SessionCache;
 pub use store::{
-    AuthStore, EmailStore, SecondFactorStore, SecondFactors, SessionStore, StoreError, User,
-    UserCredentials, UserId, UserStore,
+    AuthStore, EmailStore, PasskeyRecord, SecondFactorStore, SecondFactors, SessionStore,
+    StoreError, User, UserCredentials, UserId, UserStore,
 };
 pub use throttle::{
     FailureCount, FailureCounterStore, LoginThrottle, RetryAfter, ThrottleKey, ThrottleScope,

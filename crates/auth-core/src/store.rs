@@ -368,13 +368,35 @@ pub struct SecondFactors {
     pub totp: bool,
     /// Unused recovery codes left.
     pub recovery_codes: u32,
+    /// Passkeys registered.
+    pub passkeys: u32,
 }
 
 impl SecondFactors {
     /// Whether a login needs a second step.
     pub fn any(&self) -> bool {
-        self.totp
+        self.totp || self.passkeys > 0
     }
+}
+
+/// A passkey as the store keeps it; `credential` is webauthn-rs's serialised `Passkey`,
+/// opaque to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    /// Public id (random), shown to the owner.
+    pub id: String,
+    /// Whose passkey it is.
+    pub user_id: UserId,
+    /// The authenticator's credential id (unique).
+    pub credential_id: Vec<u8>,
+    /// The name the user gave it.
+    pub name: String,
+    /// The serialised credential (public key, counter).
+    pub credential: String,
+    /// When it was registered.
+    pub created_at: OffsetDateTime,
+    /// When it last signed in.
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 /// Second factors: the sealed TOTP secret with the last time step it accepted, and recovery
@@ -420,9 +442,72 @@ pub trait SecondFactorStore: Send + Sync {
         recovery_codes: &[[u8; 32]],
     ) -> Result<(), StoreError>;
 
-    /// Turns every second factor of the user off (TOTP, recovery codes), in one transaction;
-    /// `true` if any was on.
+    /// Turns every second factor of the user off (TOTP, recovery codes, passkeys), in one
+    /// transaction; `true` if any was on.
     async fn clear_second_factors(&self, user_id: UserId) -> Result<bool, StoreError>;
+
+    /// The user's WebAuthn user handle, given to their passkeys; set to `candidate` if the
+    /// user has none yet, and returned (a concurrent first registration keeps one handle).
+    async fn webauthn_handle(
+        &self,
+        user_id: UserId,
+        candidate: [u8; 16],
+    ) -> Result<[u8; 16], StoreError>;
+
+    /// The user whose WebAuthn user handle is `handle`.
+    async fn find_user_by_webauthn_handle(&self, handle: &[u8])
+    -> Result<Option<User>, StoreError>;
+
+    /// Stores a new passkey; [`StoreError::Taken`] if its credential id is registered.
+    async fn add_passkey(&self, passkey: &PasskeyRecord) -> Result<(), StoreError>;
+
+    /// The user's passkeys, oldest first.
+    async fn passkeys(&self, user_id: UserId) -> Result<Vec<PasskeyRecord>, StoreError>;
+
+    /// The passkey with this credential id.
+    async fn passkey_by_credential_id(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<PasskeyRecord>, StoreError>;
+
+    /// Records a sign-in with passkey `id` at `now`, with its updated credential (counter)
+    /// when it changed.
+    async fn record_passkey_use(
+        &self,
+        id: &str,
+        credential: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Renames the user's passkey `id`; `false` if they have none with that id.
+    async fn rename_passkey(
+        &self,
+        user_id: UserId,
+        id: &str,
+        name: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes the user's passkey `id`; `false` if they have none with that id.
+    async fn remove_passkey(&self, user_id: UserId, id: &str) -> Result<bool, StoreError>;
+
+    /// Keeps a WebAuthn ceremony's state (`purpose`: registration, login, second factor) under
+    /// the random `id` until `expires_at`, for the user it is for, if any.
+    async fn save_ceremony(
+        &self,
+        id: &str,
+        user_id: Option<UserId>,
+        purpose: &str,
+        state: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Takes (deletes and returns) the live ceremony `id` of `purpose`: single use.
+    async fn take_ceremony(
+        &self,
+        id: &str,
+        purpose: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<(Option<UserId>, String)>, StoreError>;
 }
 
 /// A complete backend: users, sessions, and a health check.

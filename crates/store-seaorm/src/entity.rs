@@ -38,6 +38,8 @@ pub mod user {
         pub totp_secret: Option<Vec<u8>>,
         /// The last TOTP time step accepted; `NULL` before the first.
         pub totp_last_step: Option<i64>,
+        /// The WebAuthn user handle (16 random bytes); unique; set at the first passkey.
+        pub webauthn_handle: Option<Vec<u8>>,
     }
 
     /// Relations of `users`.
@@ -233,6 +235,70 @@ pub mod recovery_code {
             Relation::User.def()
         }
     }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Registered passkeys (contract §10).
+pub mod passkey {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `passkeys`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "passkeys")]
+    pub struct Model {
+        /// Internal key.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// Public id (random), shown to the owner; unique.
+        #[sea_orm(unique)]
+        pub public_id: String,
+        /// Owner.
+        pub user_id: i64,
+        /// The authenticator's credential id; unique.
+        #[sea_orm(unique)]
+        pub credential_id: Vec<u8>,
+        /// The name the user gave it.
+        pub name: String,
+        /// webauthn-rs's serialised passkey.
+        pub credential: String,
+        /// Registration time, Unix ms.
+        pub created_at: i64,
+        /// Last sign-in, Unix ms.
+        pub last_used_at: Option<i64>,
+    }
+
+    /// Relations of `passkeys`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// WebAuthn ceremonies between their start and finish requests.
+pub mod webauthn_ceremony {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `webauthn_ceremonies`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webauthn_ceremonies")]
+    pub struct Model {
+        /// Random id, given to the client.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The user it is for, if known at the start.
+        pub user_id: Option<i64>,
+        /// `register`, `login` or `second-factor`.
+        pub purpose: String,
+        /// webauthn-rs's serialised state.
+        pub state: String,
+        /// When it stops working, Unix ms.
+        pub expires_at: i64,
+    }
+
+    /// Relations of `webauthn_ceremonies`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
 }

@@ -35,6 +35,7 @@ impl UserStore for SeaStore {
             email_verified_at: Set(None),
             totp_secret: Set(None),
             totp_last_step: Set(None),
+            webauthn_handle: Set(None),
             id: NotSet,
             username: Set(username.as_str().to_owned()),
             username_key: Set(username.key().to_owned()),

@@ -47,6 +47,7 @@ mod client;
 mod credentials;
 mod email;
 mod error;
+mod passkeys;
 mod registration;
 mod reset;
 mod second_factor;
@@ -58,6 +59,7 @@ pub use admin::{AdminPasswordReset, PurgeReport, WrapReport};
 pub use client::{Client, MAX_USER_AGENT_CHARS};
 pub use email::{EMAIL_TAKEN, EmailChange};
 pub use error::{ServiceError, error_chain};
+pub use passkeys::{CEREMONY_LIFETIME, Ceremony, PasskeyOutcome, PasskeyView};
 pub use registration::{FieldErrors, Registration, TAKEN};
 pub use reset::PasswordReset;
 pub use second_factor::{
@@ -125,6 +127,36 @@ pub struct ServiceSettings {
     pub totp_sealer: Option<crate::keys::Sealer>,
     /// The issuer an authenticator app shows beside the account (the site's name).
     pub totp_issuer: String,
+    /// The WebAuthn relying party; passkeys are off when `None`.
+    pub webauthn: Option<WebauthnSettings>,
+}
+
+/// The WebAuthn relying party (`webauthn.rp_id`, `webauthn.origin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebauthnSettings {
+    /// The relying party id: the site's domain (`shop.example`, `localhost`).
+    pub rp_id: String,
+    /// The origin pages run at (`https://shop.example`).
+    pub origin: String,
+    /// The name authenticators show.
+    pub rp_name: String,
+}
+
+impl WebauthnSettings {
+    /// The relying party, or why `rp_id` and `origin` do not make one (an IP address, an
+    /// origin outside the id's domain).
+    pub fn relying_party(&self) -> Result<webauthn_rs::Webauthn, String> {
+        let origin = webauthn_rs::prelude::Url::parse(&self.origin)
+            .map_err(|e| format!("`webauthn.origin` ({:?}) is not a URL: {e}", self.origin))?;
+        webauthn_rs::WebauthnBuilder::new(&self.rp_id, &origin)
+            .and_then(|builder| builder.rp_name(&self.rp_name).build())
+            .map_err(|e| {
+                format!(
+                    "`webauthn.rp_id` ({:?}) and `webauthn.origin` ({:?}) do not make a WebAuthn relying party ({e}): the id must be the origin's domain or a parent of it, and not an IP address",
+                    self.rp_id, self.origin
+                )
+            })
+    }
 }
 
 /// The default of [`ServiceSettings::cache_entries`] (the contract's).
@@ -143,6 +175,7 @@ impl Default for ServiceSettings {
             email: EmailPolicy::default(),
             totp_sealer: None,
             totp_issuer: "Wristband".to_owned(),
+            webauthn: None,
         }
     }
 }
@@ -161,6 +194,7 @@ struct Inner {
     activity: activity::PendingActivity,
     outbox: Arc<dyn Outbox>,
     sealer: crate::keys::Sealer,
+    webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -196,6 +230,16 @@ impl AuthService {
             .totp_sealer
             .clone()
             .unwrap_or_else(crate::keys::Sealer::random);
+        let webauthn = settings
+            .webauthn
+            .as_ref()
+            .and_then(|s| match s.relying_party() {
+                Ok(relying_party) => Some(relying_party),
+                Err(problem) => {
+                    tracing::error!("passkeys are off: {problem}");
+                    None
+                }
+            });
         Self(Arc::new(Inner {
             store,
             hasher,
@@ -206,6 +250,7 @@ impl AuthService {
             activity: activity::PendingActivity::default(),
             outbox,
             sealer,
+            webauthn,
         }))
     }
 

@@ -63,6 +63,9 @@ impl PendingLogin {
 /// `"recovery_code"`.
 pub fn methods(factors: &SecondFactors) -> Vec<&'static str> {
     let mut methods = Vec::new();
+    if factors.passkeys > 0 {
+        methods.push("passkey");
+    }
     if factors.totp {
         methods.push("totp");
         methods.push("recovery_code");
@@ -157,15 +160,9 @@ impl AuthService {
         replacing: Option<&ActiveSession>,
     ) -> Result<SecondFactorOutcome, ServiceError> {
         let now = OffsetDateTime::now_utc();
-        if pending.expired(now) {
-            return Ok(SecondFactorOutcome::Expired);
-        }
-        let Some(user) = self.store().find_user(pending.user_id).await? else {
+        let Some(user) = self.pending_user(pending).await? else {
             return Ok(SecondFactorOutcome::Expired);
         };
-        if user.auth_stamp != pending.auth_stamp {
-            return Ok(SecondFactorOutcome::Expired);
-        }
         let username_key = user.username.key().to_owned();
         let mut keys = self.0.settings.throttle.keys(&username_key, client.address);
         if client.knows_device(&username_key) {
@@ -193,15 +190,45 @@ impl AuthService {
             }
         };
         attempt.succeeded(self).await?;
+        let session = self
+            .finish_login(user, pending.remember, client, replacing, method)
+            .await?;
+        Ok(SecondFactorOutcome::LoggedIn(Box::new(session)))
+    }
+
+    /// The user of a pending login that is still live: not older than
+    /// [`PENDING_LOGIN_LIFETIME`], the user still there with the same auth stamp.
+    pub(crate) async fn pending_user(
+        &self,
+        pending: &PendingLogin,
+    ) -> Result<Option<User>, ServiceError> {
+        if pending.expired(OffsetDateTime::now_utc()) {
+            return Ok(None);
+        }
+        Ok(self
+            .store()
+            .find_user(pending.user_id)
+            .await?
+            .filter(|user| user.auth_stamp == pending.auth_stamp))
+    }
+
+    /// The session a completed second step gets (a new id), ending the browser's previous one.
+    pub(crate) async fn finish_login(
+        &self,
+        user: User,
+        remember: bool,
+        client: &Client,
+        replacing: Option<&ActiveSession>,
+        method: &'static str,
+    ) -> Result<ActiveSession, ServiceError> {
         if let Some(previous) = replacing {
             self.end(previous).await?;
         }
+        let now = OffsetDateTime::now_utc();
         self.notify_if_new_device(&user, client, now);
-        let session = self
-            .start_session(user, pending.remember, client, now)
-            .await?;
-        tracing::info!(event = "login.success", user_id = %session.user.id, client = %client.address_field(), remember = pending.remember, second_factor = method, "login succeeded with a second factor");
-        Ok(SecondFactorOutcome::LoggedIn(Box::new(session)))
+        let session = self.start_session(user, remember, client, now).await?;
+        tracing::info!(event = "login.success", user_id = %session.user.id, client = %client.address_field(), remember, second_factor = method, "login succeeded with a second factor");
+        Ok(session)
     }
 
     /// Which factor `code` proves, if any: a TOTP code (its step not used before) or an unused
