@@ -55,6 +55,14 @@ fn pages(prefix: &str, email: bool) -> Router<AppState> {
         .route(
             "/account/2fa/recovery-codes",
             post(pages::second_factor::regenerate),
+        )
+        .route(
+            "/account/passkeys/rename",
+            post(pages::second_factor::rename_passkey),
+        )
+        .route(
+            "/account/passkeys/remove",
+            post(pages::second_factor::remove_passkey),
         );
     if email {
         routes = routes
@@ -88,6 +96,10 @@ fn static_files(prefix: &str) -> Router<AppState> {
         .route(
             &format!("{prefix}/static/password-toggle.js"),
             get(static_files::password_toggle_script),
+        )
+        .route(
+            &format!("{prefix}/static/passkeys.js"),
+            get(static_files::passkeys_script),
         )
 }
 

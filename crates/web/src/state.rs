@@ -73,6 +73,7 @@ impl AppState {
             &mounts,
             &config.settings.login.default_redirect,
             config.settings.account.email != auth_core::EmailPolicy::Off,
+            service.passkeys_enabled(),
         );
         Self(Arc::new(Shared {
             service,

@@ -264,7 +264,37 @@ impl Config {
                 .as_ref()
                 .map(|keys| keys.sealer(auth_core::service::TOTP_SEALER_KEY)),
             totp_issuer: self.site_name(),
+            webauthn: self.webauthn_settings(),
         }
+    }
+
+    /// The passkeys' relying party: `[webauthn]`, or derived from the public URL (a loopback
+    /// address becomes `localhost`; another IP address leaves passkeys off).
+    pub fn webauthn_settings(&self) -> Option<auth_core::service::WebauthnSettings> {
+        let section = &self.settings.webauthn;
+        let public = url::Url::parse(&self.public_url()).ok()?;
+        let (derived_id, derived_origin) = match public.host()? {
+            url::Host::Domain(domain) => (domain.to_owned(), public.origin().ascii_serialization()),
+            url::Host::Ipv4(ip) if ip.is_loopback() => {
+                ("localhost".to_owned(), loopback_origin(&public))
+            }
+            url::Host::Ipv6(ip) if ip.is_loopback() => {
+                ("localhost".to_owned(), loopback_origin(&public))
+            }
+            _ if section.rp_id.is_some() && section.origin.is_some() => {
+                (String::new(), String::new())
+            }
+            _ => return None,
+        };
+        Some(auth_core::service::WebauthnSettings {
+            rp_id: section.rp_id.clone().unwrap_or(derived_id),
+            origin: section
+                .origin
+                .clone()
+                .map(|o| o.trim_end_matches('/').to_owned())
+                .unwrap_or(derived_origin),
+            rp_name: self.site_name(),
+        })
     }
 
     /// The site's name for authenticator apps: the host of the public URL.
@@ -328,5 +358,13 @@ fn load_keys(
         }
         None if profile == Profile::Production => Ok((None, false, None)),
         None => Ok((Some(KeyRing::random()), true, None)),
+    }
+}
+
+/// `public`'s origin with its loopback address written `localhost`.
+fn loopback_origin(public: &url::Url) -> String {
+    match public.port() {
+        Some(port) => format!("{}://localhost:{port}", public.scheme()),
+        None => format!("{}://localhost", public.scheme()),
     }
 }

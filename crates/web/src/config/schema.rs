@@ -33,6 +33,8 @@ pub struct Settings {
     pub account: AccountSettings,
     /// `[mfa]`
     pub mfa: MfaSettings,
+    /// `[webauthn]`
+    pub webauthn: WebauthnSection,
     /// `[mail]`
     pub mail: MailSettings,
 }
@@ -235,6 +237,18 @@ impl Default for RegisterSettings {
             max_per_address: 20,
         }
     }
+}
+
+/// `[webauthn]`: the passkeys' relying party (contract §10). Unset, both come from
+/// `server.public_url` (a loopback address becomes `localhost`, since WebAuthn refuses IP
+/// addresses).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnSection {
+    /// The relying party id: the site's domain, e.g. `shop.example`.
+    pub rp_id: Option<String>,
+    /// The origin the pages run at, e.g. `https://shop.example`.
+    pub origin: Option<String>,
 }
 
 /// `[mfa]`: second factors (contract §10).

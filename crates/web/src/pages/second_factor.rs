@@ -293,4 +293,61 @@ pub(crate) async fn regenerate(
     }
 }
 
-crate::extract::csrf_token_field!(CodeForm, EnableForm, PlainForm);
+/// Fields of the passkey forms on the account page.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct PasskeyForm {
+    id: String,
+    name: String,
+    csrf_token: Option<String>,
+}
+
+/// `POST /account/passkeys/rename`
+pub(crate) async fn rename_passkey(
+    context: RequestContext,
+    CurrentUser(session): CurrentUser,
+    CsrfForm(form): CsrfForm<PasskeyForm>,
+) -> Result<Response, AppError> {
+    if !context
+        .state()
+        .service
+        .rename_passkey(&session, &form.id, &form.name)
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    context.flash("success", "Passkey renamed.");
+    let account = context.state().urls.account.clone().unwrap_or_default();
+    Ok(Redirect::to(&account).into_response())
+}
+
+/// `POST /account/passkeys/remove` (recent login, or the password prompt first).
+pub(crate) async fn remove_passkey(
+    context: RequestContext,
+    CurrentUser(session): CurrentUser,
+    CsrfForm(form): CsrfForm<PasskeyForm>,
+) -> Result<Response, AppError> {
+    let account = context.state().urls.account.clone().unwrap_or_default();
+    if !context.is_fresh() {
+        let prompt = context
+            .state()
+            .urls
+            .reauthenticate
+            .clone()
+            .unwrap_or_default();
+        let query = serde_urlencoded::to_string([("next", &account)]).unwrap_or_default();
+        return Ok(Redirect::to(&format!("{prompt}?{query}")).into_response());
+    }
+    if !context
+        .state()
+        .service
+        .remove_passkey(&session, &form.id, context.client())
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    context.flash("success", "Passkey removed.");
+    Ok(Redirect::to(&account).into_response())
+}
+
+crate::extract::csrf_token_field!(CodeForm, EnableForm, PlainForm, PasskeyForm);
