@@ -20,8 +20,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-/// No inline script or style anywhere: the pages use only their static files.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+/// No inline script or style anywhere: the pages use only their static files, and the
+/// passkey script calls the site's own JSON API (`connect-src 'self'`).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
      img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 fn pages(prefix: &str, email: bool) -> Router<AppState> {
