@@ -228,6 +228,31 @@ on_every_backend! {
         f.app.stop().await;
     }
 
+    async fn factor_changes_are_notified(backend: Backend) {
+        let smtp = common::SmtpServer::start().await;
+        let f = spawn(backend, |s| common::mail_to(s, &smtp, "https://shop.example")).await;
+        let mut b = f.app.browser();
+        assert_eq!(b.register("ada", PASSWORD).await.status, StatusCode::SEE_OTHER);
+        let username = auth_core::Username::parse("ada").unwrap();
+        f.app.service().set_verified_email(&username, "ada@example.org").await.unwrap();
+        assert_eq!(b.login("ada", PASSWORD).await.status, StatusCode::SEE_OTHER);
+        let page = b.get("/account/2fa").await;
+        let secret = between(&page.body, "<code id=\"totp-secret\">", "</code>").to_owned();
+        let enrolment = page.input_values("enrolment").remove(0);
+        let token = page.csrf_token();
+        let page = b
+            .post_form("/account/2fa/enable", &[("enrolment", &enrolment), ("code", &code(&secret, now())), ("csrf_token", &token)])
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        let wait = std::time::Duration::from_secs(20);
+        let added = smtp.wait_for("ada@example.org", |m| m.subject == "Your second factor changed", wait).await;
+        assert!(added.text.contains("an authenticator app was added"), "{}", added.text);
+        assert_eq!(b.submit("/account/2fa", "/account/2fa/disable", &[]).await.status, StatusCode::SEE_OTHER);
+        let removed = smtp.wait_for("ada@example.org", |m| m.subject == "Your second factor changed", wait).await;
+        assert!(removed.text.contains("removed"), "{}", removed.text);
+        f.app.stop().await;
+    }
+
     async fn mfa_required_sends_a_user_without_a_factor_to_enrol(backend: Backend) {
         let f = spawn(backend, |s| s.mfa.required = true).await;
         let mut b = f.app.browser();
