@@ -6,6 +6,8 @@
 //!   then `bench --quick`;
 //! - `smtp-check`: makes sure the tests' SMTP server (Python's aiosmtpd) is installed, as
 //!   `test` does first;
+//! - `chromium-check`: makes sure the tests' browser (Chromium) is installed and runs headless,
+//!   as `test` does first;
 //! - `pg`: a development PostgreSQL in `target/dev-postgres`, running until Ctrl-C;
 //! - `fuzz`: the coverage-guided fuzz targets of `fuzz/` under AFL++, with their figures;
 //! - `bench`: builds the release server and the `bench` crate (the debug build for `--quick`),
@@ -17,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod cargo;
+mod chromium;
 mod error;
 mod fuzz;
 mod interrupt;
@@ -40,14 +43,18 @@ Tasks:
   test [-- ARGS]  Run the whole test suite: unit, integration and doc tests, every store
                   against SQLite and PostgreSQL. Uses cargo-nextest when installed, else
                   `cargo test`; ARGS go to that runner (doc tests run first, in full).
-                  First installs the tests' SMTP server, Python's aiosmtpd, when missing
-                  (see smtp-check).
+                  First installs the tests' SMTP server, Python's aiosmtpd, and browser,
+                  Chromium, when missing (see smtp-check and chromium-check).
   ci              What CI runs (`.ci/run`): `cargo fmt --check`, clippy and rustdoc with
                   warnings denied, `test`, then `bench -- --quick`. Stops at the first
                   failing step.
   smtp-check      Check that python3 can import aiosmtpd (the SMTP server every mail test
                   starts); when not, install aiosmtpd==1.4.6 with pip (and pip itself with
                   ensurepip or apt-get when python3 has none).
+  chromium-check  Check that Chromium (the headless browser of the browser tests) is there
+                  and renders a page headless; when it is missing, install it with
+                  `apt-get update && apt-get install -y --no-install-recommends chromium`
+                  (root; about 125 MB to download).
   pg              Start a development PostgreSQL in target/dev-postgres (kept between runs),
                   print its URL, and keep it running until Ctrl-C.
   bench [-- ARGS] Build `wristband` and the benchmark in release mode, then measure, for each
@@ -85,6 +92,8 @@ enum Task {
     Pg,
     /// `smtp-check`.
     SmtpCheck,
+    /// `chromium-check`.
+    ChromiumCheck,
     /// `bench`, with the arguments for `wristband-bench`.
     Bench(Vec<OsString>),
     /// `fuzz`, with its plan.
@@ -124,6 +133,7 @@ fn parse(args: Vec<OsString>) -> Result<Task, String> {
         Some("ci") => no_more(Task::Ci),
         Some("pg") => no_more(Task::Pg),
         Some("smtp-check") => no_more(Task::SmtpCheck),
+        Some("chromium-check") => no_more(Task::ChromiumCheck),
         Some("help" | "-h" | "--help") => Ok(Task::Help),
         _ => Err(format!("unknown task `{}`", task.to_string_lossy())),
     }
@@ -146,6 +156,7 @@ fn main() -> ExitCode {
         Task::Ci => interrupt::install_exit_handler().and_then(|()| tasks::ci()),
         Task::Pg => tasks::pg(),
         Task::SmtpCheck => tasks::smtp_check(),
+        Task::ChromiumCheck => tasks::chromium_check(),
         Task::Bench(extra) => interrupt::install_exit_handler().and_then(|()| tasks::bench(&extra)),
         Task::Fuzz(plan) => fuzz::run(&plan),
     };
@@ -173,6 +184,7 @@ mod tests {
         assert_eq!(parse(args(&["ci"])), Ok(Task::Ci));
         assert_eq!(parse(args(&["pg"])), Ok(Task::Pg));
         assert_eq!(parse(args(&["smtp-check"])), Ok(Task::SmtpCheck));
+        assert_eq!(parse(args(&["chromium-check"])), Ok(Task::ChromiumCheck));
         assert_eq!(parse(args(&["--help"])), Ok(Task::Help));
         assert_eq!(parse(args(&["test"])), Ok(Task::Test(vec![])));
     }

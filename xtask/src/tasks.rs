@@ -1,4 +1,4 @@
-//! The tasks themselves: `test`, `ci`, `pg`, `bench` and `smtp-check`.
+//! The tasks themselves: `test`, `ci`, `pg`, `bench`, `smtp-check` and `chromium-check`.
 
 use std::env;
 use std::ffi::{OsStr, OsString};
@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::cargo::{self, cargo};
+use crate::chromium;
 use crate::error::{Failure, Result};
 use crate::interrupt;
 use crate::postgres::{self, TEST_URL_VAR};
@@ -23,8 +24,9 @@ pub fn test(extra: &[OsString]) -> Result {
 }
 
 /// `cargo xtask ci`: fmt, clippy and rustdoc with warnings denied, then `test`; stops at the
-/// first failing step. Installs nothing but the tests' SMTP server (Python's aiosmtpd, with pip):
-/// any other missing tool is a failure that says what to install.
+/// first failing step. Installs nothing but the tests' SMTP server (Python's aiosmtpd, with pip)
+/// and browser (Chromium, with apt-get): any other missing tool is a failure that says what to
+/// install.
 pub fn ci() -> Result {
     let mut summary = Summary::new("ci");
     let outcome = ci_steps(&mut summary);
@@ -40,6 +42,13 @@ pub fn ci() -> Result {
 pub fn smtp_check() -> Result {
     let mut summary = Summary::new("smtp-check");
     let outcome = smtp_step(&mut summary);
+    conclude(&summary, outcome)
+}
+
+/// `cargo xtask chromium-check`: the `Chromium` step of `test` alone.
+pub fn chromium_check() -> Result {
+    let mut summary = Summary::new("chromium-check");
+    let outcome = chromium_step(&mut summary);
     conclude(&summary, outcome)
 }
 
@@ -221,6 +230,7 @@ fn require_subcommand(summary: &mut Summary, subcommand: &str, component: &str) 
 fn test_steps(extra: &[OsString], summary: &mut Summary) -> Result {
     // Before the cluster starts: cheap, and a reason not to start one.
     smtp_step(summary)?;
+    chromium_step(summary)?;
 
     // Keeps a throw-away cluster alive until the tests are done; dropping it stops it.
     let (url, cluster) = postgres_for_tests(summary)?;
@@ -302,20 +312,49 @@ const SMTP_STEP: &str = "SMTP server (aiosmtpd)";
 /// (the harness starts one server per test; see `crates/test-harness/src/smtp.rs`).
 fn smtp_step(summary: &mut Summary) -> Result {
     println!("\n==> {SMTP_STEP}: `python3 -c 'import aiosmtpd'`, installing it when missing");
+    tool_step(
+        summary,
+        SMTP_STEP,
+        smtp::ensure_aiosmtpd,
+        "aiosmtpd is missing and could not be installed (see the error above)",
+    )
+}
+
+/// The step's name in summaries.
+const CHROMIUM_STEP: &str = "Chromium";
+
+/// The tests' browser: a Chromium that renders a page headless, installed with apt-get when
+/// there is none (the harness starts one per browser test; see
+/// `crates/test-harness/src/browser.rs`).
+fn chromium_step(summary: &mut Summary) -> Result {
+    println!(
+        "\n==> {CHROMIUM_STEP}: `chromium --version` and a headless render, installing it when missing"
+    );
+    tool_step(
+        summary,
+        CHROMIUM_STEP,
+        chromium::ensure_chromium,
+        "Chromium is missing, could not be installed, or does not run headless (see the error above)",
+    )
+}
+
+/// Records a step that makes sure a tool the tests need is there (`ensure` installs it when
+/// missing and returns the summary's note); its error is reported, and fails the run.
+fn tool_step(
+    summary: &mut Summary,
+    name: &str,
+    ensure: fn() -> Result<String>,
+    failure_note: &str,
+) -> Result {
     let started = Instant::now();
-    match smtp::ensure_aiosmtpd() {
+    match ensure() {
         Ok(note) => {
-            summary.record(SMTP_STEP, true, note, started);
+            summary.record(name, true, note, started);
             Ok(())
         }
         Err(Failure::Error(message)) => {
             eprintln!("xtask: error: {message}");
-            summary.record(
-                SMTP_STEP,
-                false,
-                "aiosmtpd is missing and could not be installed (see the error above)",
-                started,
-            );
+            summary.record(name, false, failure_note, started);
             Err(Failure::Failed)
         }
         Err(other) => Err(other),

@@ -92,6 +92,15 @@ impl KeyRing {
         derive(&self.current, label)
     }
 
+    /// The sealer for secrets of the purpose `label`: seals with the current key, opens with all
+    /// of them.
+    pub fn sealer(&self, label: &str) -> Sealer {
+        Sealer {
+            current: derive(&self.current, label),
+            fallbacks: self.fallbacks.iter().map(|k| derive(k, label)).collect(),
+        }
+    }
+
     /// The signer for values of the purpose `label`: signs with the current key, verifies with
     /// all of them.
     pub fn signer(&self, label: &str) -> Signer {
@@ -203,6 +212,87 @@ impl Signer {
     }
 }
 
+/// The version byte in front of every sealed value, so the format can change later.
+const SEALED_V1: u8 = 1;
+
+/// Encrypts and authenticates secrets for one purpose (ChaCha20-Poly1305, from ring) under a
+/// key derived from `SECRET_KEY`, so a database dump alone yields no usable secret. The
+/// associated data binds a sealed value to where it belongs (a user id), so it cannot be moved
+/// to another row. Sealed form: version byte, 12-byte random nonce, ciphertext and tag.
+#[derive(Clone)]
+pub struct Sealer {
+    current: DerivedKey,
+    fallbacks: Vec<DerivedKey>,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealer([redacted])")
+    }
+}
+
+fn aead_key(key: &DerivedKey) -> ring::aead::LessSafeKey {
+    // The first 32 of the 64 derived bytes: exactly ChaCha20-Poly1305's key length, so this
+    // cannot fail.
+    let unbound = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &key.0[..32])
+        .unwrap_or_else(|_| unreachable!("a 32-byte ChaCha20-Poly1305 key"));
+    ring::aead::LessSafeKey::new(unbound)
+}
+
+impl Sealer {
+    /// A sealer under a random key (nothing sealed with it outlives the process).
+    pub fn random() -> Self {
+        KeyRing::random().sealer("random")
+    }
+
+    /// `plain` sealed under the current key, bound to `aad`.
+    pub fn seal(&self, plain: &[u8], aad: &[u8]) -> Vec<u8> {
+        let nonce: [u8; ring::aead::NONCE_LEN] = crate::hasher::random_bytes();
+        let mut buffer = plain.to_vec();
+        // Sealing fails only for inputs far beyond any secret's size (about 256 GiB).
+        if aead_key(&self.current)
+            .seal_in_place_append_tag(
+                ring::aead::Nonce::assume_unique_for_key(nonce),
+                ring::aead::Aad::from(aad),
+                &mut buffer,
+            )
+            .is_err()
+        {
+            unreachable!("ChaCha20-Poly1305 seals any secret-sized input");
+        }
+        let mut sealed = Vec::with_capacity(1 + nonce.len() + buffer.len());
+        sealed.push(SEALED_V1);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&buffer);
+        sealed
+    }
+
+    /// The plain bytes of `sealed`, if a key of the ring sealed it for `aad`, and which key
+    /// did (a fallback's value should be sealed again).
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Option<(Vec<u8>, Verified)> {
+        let (&version, rest) = sealed.split_first()?;
+        if version != SEALED_V1 || rest.len() < ring::aead::NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = rest.split_at(ring::aead::NONCE_LEN);
+        let try_key = |key: &DerivedKey| {
+            let nonce = ring::aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+            let mut buffer = ciphertext.to_vec();
+            let plain = aead_key(key)
+                .open_in_place(nonce, ring::aead::Aad::from(aad), &mut buffer)
+                .ok()?;
+            Some(plain.to_vec())
+        };
+        if let Some(plain) = try_key(&self.current) {
+            return Some((plain, Verified::Current));
+        }
+        self.fallbacks
+            .iter()
+            .find_map(try_key)
+            .map(|plain| (plain, Verified::Fallback))
+    }
+}
+
 /// 32 fresh random bytes from the OS CSPRNG, for per-browser secrets such as the CSRF secret.
 pub fn random_secret() -> [u8; 32] {
     crate::hasher::random_bytes()
@@ -211,6 +301,34 @@ pub fn random_secret() -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_values_open_only_with_the_ring_and_their_aad() {
+        let old = ring("an-old-key-of-at-least-thirty-two-bytes", &[]);
+        let sealed = old.sealer("totp-secret").seal(b"secret", b"user:1");
+        assert!(!sealed.windows(6).any(|w| w == b"secret"));
+        assert_eq!(
+            old.sealer("totp-secret").open(&sealed, b"user:1"),
+            Some((b"secret".to_vec(), Verified::Current))
+        );
+        assert_eq!(old.sealer("totp-secret").open(&sealed, b"user:2"), None);
+        assert_eq!(old.sealer("other").open(&sealed, b"user:1"), None);
+        let rotated = ring(
+            "the-new-key-of-at-least-thirty-two-bytes",
+            &["an-old-key-of-at-least-thirty-two-bytes"],
+        );
+        assert_eq!(
+            rotated.sealer("totp-secret").open(&sealed, b"user:1"),
+            Some((b"secret".to_vec(), Verified::Fallback))
+        );
+        let mut tampered = sealed.clone();
+        if let Some(last) = tampered.last_mut() {
+            *last ^= 1;
+        }
+        assert_eq!(old.sealer("totp-secret").open(&tampered, b"user:1"), None);
+        assert_eq!(old.sealer("totp-secret").open(&[], b"user:1"), None);
+        assert_eq!(old.sealer("totp-secret").open(&[1, 2, 3], b"user:1"), None);
+    }
 
     fn ring(current: &str, fallbacks: &[&str]) -> KeyRing {
         KeyRing::new(

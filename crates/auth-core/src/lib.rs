@@ -66,6 +66,7 @@ pub mod session;
 pub mod session_cache;
 pub mod store;
 pub mod throttle;
+pub mod totp;
 pub mod username;
 
 #[cfg(feature = "testing")]
@@ -85,7 +86,8 @@ pub use session::{
 };
 pub use session_cache::SessionCache;
 pub use store::{
-    AuthStore, EmailStore, SessionStore, StoreError, User, UserCredentials, UserId, UserStore,
+    AuthStore, EmailStore, PasskeyRecord, SecondFactorStore, SecondFactors, SessionStore,
+    StoreError, User, UserCredentials, UserId, UserStore,
 };
 pub use throttle::{
     FailureCount, FailureCounterStore, LoginThrottle, RetryAfter, ThrottleKey, ThrottleScope,

@@ -35,7 +35,10 @@ use std::fmt;
 use time::OffsetDateTime;
 
 /// A user's numeric id, assigned by the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct UserId(pub i64);
 
 impl fmt::Display for UserId {
@@ -358,10 +361,159 @@ pub trait EmailStore: Send + Sync {
     ) -> Result<Option<User>, StoreError>;
 }
 
+/// Which second factors a user has (contract §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SecondFactors {
+    /// An authenticator app (TOTP) is enrolled.
+    pub totp: bool,
+    /// Unused recovery codes left.
+    pub recovery_codes: u32,
+    /// Passkeys registered.
+    pub passkeys: u32,
+}
+
+impl SecondFactors {
+    /// Whether a login needs a second step.
+    pub fn any(&self) -> bool {
+        self.totp || self.passkeys > 0
+    }
+}
+
+/// A passkey as the store keeps it; `credential` is webauthn-rs's serialised `Passkey`,
+/// opaque to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    /// Public id (random), shown to the owner.
+    pub id: String,
+    /// Whose passkey it is.
+    pub user_id: UserId,
+    /// The authenticator's credential id (unique).
+    pub credential_id: Vec<u8>,
+    /// The name the user gave it.
+    pub name: String,
+    /// The serialised credential (public key, counter).
+    pub credential: String,
+    /// When it was registered.
+    pub created_at: OffsetDateTime,
+    /// When it last signed in.
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// Second factors: the sealed TOTP secret with the last time step it accepted, and recovery
+/// codes by their SHA-256.
+///
+/// - **A TOTP step is accepted once**: [`accept_totp_step`](Self::accept_totp_step) is one
+///   conditional update (`… WHERE last_step IS NULL OR last_step < step`), so the same code
+///   replayed, even by two processes at once, is refused.
+/// - **A recovery code works once**: [`use_recovery_code`](Self::use_recovery_code) deletes it
+///   in the statement that finds it.
+/// - Enabling TOTP and replacing the codes is one transaction.
+#[async_trait]
+pub trait SecondFactorStore: Send + Sync {
+    /// The user's second factors (none for an unknown user).
+    async fn second_factors(&self, user_id: UserId) -> Result<SecondFactors, StoreError>;
+
+    /// Turns TOTP on with `sealed_secret` (no step used yet) and replaces the user's recovery
+    /// codes with `recovery_codes`, in one transaction; `false` when there is no such user.
+    async fn enable_totp(
+        &self,
+        user_id: UserId,
+        sealed_secret: &[u8],
+        recovery_codes: &[[u8; 32]],
+    ) -> Result<bool, StoreError>;
+
+    /// The user's sealed TOTP secret, if TOTP is on.
+    async fn totp_secret(&self, user_id: UserId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Records `step` as used if it is later than every step used before; `true` if so.
+    async fn accept_totp_step(&self, user_id: UserId, step: u64) -> Result<bool, StoreError>;
+
+    /// Uses (deletes) the user's recovery code with this digest; `true` if it existed.
+    async fn use_recovery_code(
+        &self,
+        user_id: UserId,
+        digest: &[u8; 32],
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces every recovery code of the user with `recovery_codes`, in one transaction.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        recovery_codes: &[[u8; 32]],
+    ) -> Result<(), StoreError>;
+
+    /// Turns every second factor of the user off (TOTP, recovery codes, passkeys), in one
+    /// transaction; `true` if any was on.
+    async fn clear_second_factors(&self, user_id: UserId) -> Result<bool, StoreError>;
+
+    /// The user's WebAuthn user handle, given to their passkeys; set to `candidate` if the
+    /// user has none yet, and returned (a concurrent first registration keeps one handle).
+    async fn webauthn_handle(
+        &self,
+        user_id: UserId,
+        candidate: [u8; 16],
+    ) -> Result<[u8; 16], StoreError>;
+
+    /// The user whose WebAuthn user handle is `handle`.
+    async fn find_user_by_webauthn_handle(&self, handle: &[u8])
+    -> Result<Option<User>, StoreError>;
+
+    /// Stores a new passkey; [`StoreError::Taken`] if its credential id is registered.
+    async fn add_passkey(&self, passkey: &PasskeyRecord) -> Result<(), StoreError>;
+
+    /// The user's passkeys, oldest first.
+    async fn passkeys(&self, user_id: UserId) -> Result<Vec<PasskeyRecord>, StoreError>;
+
+    /// The passkey with this credential id.
+    async fn passkey_by_credential_id(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<PasskeyRecord>, StoreError>;
+
+    /// Records a sign-in with passkey `id` at `now`, with its updated credential (counter)
+    /// when it changed.
+    async fn record_passkey_use(
+        &self,
+        id: &str,
+        credential: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Renames the user's passkey `id`; `false` if they have none with that id.
+    async fn rename_passkey(
+        &self,
+        user_id: UserId,
+        id: &str,
+        name: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes the user's passkey `id`; `false` if they have none with that id.
+    async fn remove_passkey(&self, user_id: UserId, id: &str) -> Result<bool, StoreError>;
+
+    /// Keeps a WebAuthn ceremony's state (`purpose`: registration, login, second factor) under
+    /// the random `id` until `expires_at`, for the user it is for, if any.
+    async fn save_ceremony(
+        &self,
+        id: &str,
+        user_id: Option<UserId>,
+        purpose: &str,
+        state: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Takes (deletes and returns) the live ceremony `id` of `purpose`: single use.
+    async fn take_ceremony(
+        &self,
+        id: &str,
+        purpose: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<(Option<UserId>, String)>, StoreError>;
+}
+
 /// A complete backend: users, sessions, and a health check.
 #[async_trait]
 pub trait AuthStore:
-    UserStore + SessionStore + EmailStore + crate::throttle::FailureCounterStore
+    UserStore + SessionStore + EmailStore + SecondFactorStore + crate::throttle::FailureCounterStore
 {
     /// A password change, as **one transaction**: the user's hash becomes `password_hash`, the
     /// auth stamp a fresh one (returned), every session of the user is deleted, and `renewed`,

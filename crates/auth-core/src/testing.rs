@@ -68,7 +68,15 @@ macro_rules! store_conformance_tests {
             expired_and_unknown_links_are_never_found,
             a_reset_link_sets_the_password_and_ends_sessions_and_other_links,
             concurrent_uses_of_one_reset_link_one_wins,
-            purge_removes_expired_links
+            purge_removes_expired_links,
+            totp_is_enabled_with_its_recovery_codes_in_one_step,
+            a_totp_step_is_accepted_once_and_only_forwards,
+            concurrent_uses_of_one_totp_step_one_wins,
+            a_recovery_code_works_once,
+            clearing_second_factors_removes_them_all,
+            passkeys_are_kept_per_user_and_found_by_credential_id,
+            a_webauthn_handle_is_given_once,
+            a_ceremony_is_taken_once_before_it_expires
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -1658,4 +1666,301 @@ pub async fn purge_removes_expired_links<S: AuthStore>(store: &S) {
             .must()
             .is_some()
     );
+}
+
+fn digest(n: u8) -> [u8; 32] {
+    [n; 32]
+}
+
+/// Enabling TOTP stores the sealed secret and replaces the recovery codes together.
+pub async fn totp_is_enabled_with_its_recovery_codes_in_one_step<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    assert_eq!(
+        store.second_factors(ada.id).await.must(),
+        crate::store::SecondFactors::default()
+    );
+    assert!(
+        store
+            .enable_totp(ada.id, b"sealed-1", &[digest(1), digest(2)])
+            .await
+            .must()
+    );
+    let factors = store.second_factors(ada.id).await.must();
+    assert!(factors.totp && factors.any());
+    assert_eq!(factors.recovery_codes, 2);
+    assert_eq!(
+        store.totp_secret(ada.id).await.must().as_deref(),
+        Some(&b"sealed-1"[..])
+    );
+    // Enabling again (a new enrolment) replaces the secret and the codes.
+    assert!(
+        store
+            .enable_totp(ada.id, b"sealed-2", &[digest(3)])
+            .await
+            .must()
+    );
+    assert_eq!(
+        store.totp_secret(ada.id).await.must().as_deref(),
+        Some(&b"sealed-2"[..])
+    );
+    assert_eq!(store.second_factors(ada.id).await.must().recovery_codes, 1);
+    assert!(
+        !store.use_recovery_code(ada.id, &digest(1)).await.must(),
+        "old codes are gone"
+    );
+    assert!(!store.enable_totp(UserId(i64::MAX), b"x", &[]).await.must());
+    assert_eq!(store.totp_secret(UserId(i64::MAX)).await.must(), None);
+}
+
+/// A step is accepted once, and never one at or before the last accepted one.
+pub async fn a_totp_step_is_accepted_once_and_only_forwards<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    assert!(
+        !store.accept_totp_step(ada.id, 100).await.must(),
+        "TOTP is off"
+    );
+    store.enable_totp(ada.id, b"sealed", &[]).await.must();
+    assert!(store.accept_totp_step(ada.id, 100).await.must());
+    assert!(!store.accept_totp_step(ada.id, 100).await.must(), "replay");
+    assert!(
+        !store.accept_totp_step(ada.id, 99).await.must(),
+        "an earlier step"
+    );
+    assert!(store.accept_totp_step(ada.id, 101).await.must());
+    // A new enrolment starts over.
+    store.enable_totp(ada.id, b"sealed", &[]).await.must();
+    assert!(store.accept_totp_step(ada.id, 50).await.must());
+}
+
+/// Two concurrent uses of one step: exactly one is accepted.
+pub async fn concurrent_uses_of_one_totp_step_one_wins<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    store.enable_totp(ada.id, b"sealed", &[]).await.must();
+    let (a, b) = tokio::join!(
+        store.accept_totp_step(ada.id, 7),
+        store.accept_totp_step(ada.id, 7)
+    );
+    let accepted = [&a, &b].iter().filter(|r| matches!(r, Ok(true))).count();
+    assert_eq!(accepted, 1, "{a:?} {b:?}");
+}
+
+/// A recovery code works once, for its own user only.
+pub async fn a_recovery_code_works_once<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    let bob = store
+        .create_user(&name("bob"), &hash("Yg"), None, now_ms())
+        .await
+        .must();
+    store
+        .enable_totp(ada.id, b"sealed", &[digest(1), digest(2)])
+        .await
+        .must();
+    assert!(
+        !store.use_recovery_code(bob.id, &digest(1)).await.must(),
+        "not bob's"
+    );
+    assert!(store.use_recovery_code(ada.id, &digest(1)).await.must());
+    assert!(
+        !store.use_recovery_code(ada.id, &digest(1)).await.must(),
+        "single use"
+    );
+    assert_eq!(store.second_factors(ada.id).await.must().recovery_codes, 1);
+    store
+        .replace_recovery_codes(ada.id, &[digest(5), digest(6), digest(7)])
+        .await
+        .must();
+    assert!(
+        !store.use_recovery_code(ada.id, &digest(2)).await.must(),
+        "replaced"
+    );
+    assert_eq!(store.second_factors(ada.id).await.must().recovery_codes, 3);
+}
+
+/// Clearing removes TOTP and the recovery codes, and says whether anything was on.
+pub async fn clearing_second_factors_removes_them_all<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    assert!(!store.clear_second_factors(ada.id).await.must());
+    store
+        .enable_totp(ada.id, b"sealed", &[digest(1)])
+        .await
+        .must();
+    assert!(store.clear_second_factors(ada.id).await.must());
+    assert_eq!(
+        store.second_factors(ada.id).await.must(),
+        crate::store::SecondFactors::default()
+    );
+    assert_eq!(store.totp_secret(ada.id).await.must(), None);
+    assert!(!store.use_recovery_code(ada.id, &digest(1)).await.must());
+}
+
+fn passkey(user_id: UserId, id: &str, credential_id: &[u8]) -> crate::store::PasskeyRecord {
+    crate::store::PasskeyRecord {
+        id: id.to_owned(),
+        user_id,
+        credential_id: credential_id.to_vec(),
+        name: format!("key {id}"),
+        credential: format!("{{\"id\":\"{id}\"}}"),
+        created_at: now_ms(),
+        last_used_at: None,
+    }
+}
+
+/// Passkeys belong to one user, are found by credential id, renamed and removed only by
+/// their owner, and count as a second factor; a credential id is registered once.
+pub async fn passkeys_are_kept_per_user_and_found_by_credential_id<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    let bob = store
+        .create_user(&name("bob"), &hash("Yg"), None, now_ms())
+        .await
+        .must();
+    store
+        .add_passkey(&passkey(ada.id, "p1", b"cred-1"))
+        .await
+        .must();
+    store
+        .add_passkey(&passkey(ada.id, "p2", b"cred-2"))
+        .await
+        .must();
+    let taken = store.add_passkey(&passkey(bob.id, "p3", b"cred-1")).await;
+    assert!(matches!(taken, Err(StoreError::Taken)), "{taken:?}");
+    let listed = store.passkeys(ada.id).await.must();
+    assert_eq!(
+        listed.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["p1", "p2"]
+    );
+    assert_eq!(store.second_factors(ada.id).await.must().passkeys, 2);
+    assert!(store.second_factors(ada.id).await.must().any());
+    let found = store
+        .passkey_by_credential_id(b"cred-2")
+        .await
+        .must()
+        .must();
+    assert_eq!((found.id.as_str(), found.user_id), ("p2", ada.id));
+    let now = now_ms();
+    store
+        .record_passkey_use("p2", Some("{\"counter\":1}"), now)
+        .await
+        .must();
+    let used = store
+        .passkey_by_credential_id(b"cred-2")
+        .await
+        .must()
+        .must();
+    assert_eq!(
+        (used.last_used_at, used.credential.as_str()),
+        (Some(now), "{\"counter\":1}")
+    );
+    assert!(
+        !store.rename_passkey(bob.id, "p1", "mine").await.must(),
+        "not bob's"
+    );
+    assert!(store.rename_passkey(ada.id, "p1", "laptop").await.must());
+    assert!(!store.remove_passkey(bob.id, "p1").await.must());
+    assert!(store.remove_passkey(ada.id, "p1").await.must());
+    assert!(
+        store
+            .passkey_by_credential_id(b"cred-1")
+            .await
+            .must()
+            .is_none()
+    );
+    assert!(store.clear_second_factors(ada.id).await.must());
+    assert!(store.passkeys(ada.id).await.must().is_empty());
+}
+
+/// A user's WebAuthn handle is set once; later candidates get the first one.
+pub async fn a_webauthn_handle_is_given_once<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    let first = store.webauthn_handle(ada.id, [1; 16]).await.must();
+    assert_eq!(first, [1; 16]);
+    assert_eq!(store.webauthn_handle(ada.id, [2; 16]).await.must(), [1; 16]);
+    let found = store
+        .find_user_by_webauthn_handle(&[1; 16])
+        .await
+        .must()
+        .must();
+    assert_eq!(found.id, ada.id);
+    assert!(
+        store
+            .find_user_by_webauthn_handle(&[2; 16])
+            .await
+            .must()
+            .is_none()
+    );
+}
+
+/// A ceremony's state is taken once, for its purpose, before it expires.
+pub async fn a_ceremony_is_taken_once_before_it_expires<S: AuthStore>(store: &S) {
+    let ada = store
+        .create_user(&name("ada"), &hash("YQ"), None, now_ms())
+        .await
+        .must();
+    let now = now_ms();
+    let later = now + Duration::from_secs(300);
+    store
+        .save_ceremony("c1", Some(ada.id), "register", "{}", later)
+        .await
+        .must();
+    store
+        .save_ceremony("c2", None, "login", "{\"x\":1}", later)
+        .await
+        .must();
+    store
+        .save_ceremony("c3", None, "login", "{}", now - Duration::from_secs(1))
+        .await
+        .must();
+    assert!(
+        store
+            .take_ceremony("c1", "login", now)
+            .await
+            .must()
+            .is_none(),
+        "another purpose"
+    );
+    assert_eq!(
+        store.take_ceremony("c1", "register", now).await.must(),
+        Some((Some(ada.id), "{}".to_owned()))
+    );
+    assert!(
+        store
+            .take_ceremony("c1", "register", now)
+            .await
+            .must()
+            .is_none(),
+        "single use"
+    );
+    assert_eq!(
+        store.take_ceremony("c2", "login", now).await.must(),
+        Some((None, "{\"x\":1}".to_owned()))
+    );
+    assert!(
+        store
+            .take_ceremony("c3", "login", now)
+            .await
+            .must()
+            .is_none(),
+        "expired"
+    );
+    store.purge_expired_sessions(now).await.must();
 }

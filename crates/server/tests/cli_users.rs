@@ -320,6 +320,22 @@ on_both_backends! {
         assert_eq!(credentials(&*store, "bob").await.unwrap().user.email, None, "nothing changed");
     }
 
+    async fn reset_2fa_clears_every_second_factor(env: Env) {
+        assert_exit(&env.run(&["user", "add", "alice"], PASSWORD), 0);
+        let store = env.store().await;
+        let alice = credentials(&*store, "alice").await.unwrap().user;
+        assert!(store.enable_totp(alice.id, b"sealed", &[[7; 32]]).await.unwrap());
+        assert!(store.second_factors(alice.id).await.unwrap().any());
+        let reset = env.run(&["user", "reset-2fa", "ALICE"], "");
+        assert_exit(&reset, 0);
+        assert!(stdout(&reset).contains("second factors of ALICE cleared"), "{}", stdout(&reset));
+        assert_eq!(store.second_factors(alice.id).await.unwrap(), auth_core::SecondFactors::default());
+        let again = env.run(&["user", "reset-2fa", "alice"], "");
+        assert_exit(&again, 0);
+        assert!(stdout(&again).contains("had no second factor"));
+        assert_fails_in_one_line(&env.run(&["user", "reset-2fa", "nobody"], ""), 1);
+    }
+
     async fn sessions_purge_deletes_only_what_expired_and_prints_the_counts(env: Env) {
         assert_exit(&env.run(&["user", "add", "alice"], PASSWORD), 0);
         let store = env.store().await;

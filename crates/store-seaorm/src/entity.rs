@@ -34,6 +34,12 @@ pub mod user {
         pub email_key: Option<String>,
         /// When the address was verified, Unix ms; `NULL` while unverified.
         pub email_verified_at: Option<i64>,
+        /// The sealed TOTP secret; `NULL` while TOTP is off.
+        pub totp_secret: Option<Vec<u8>>,
+        /// The last TOTP time step accepted; `NULL` before the first.
+        pub totp_last_step: Option<i64>,
+        /// The WebAuthn user handle (16 random bytes); unique; set at the first passkey.
+        pub webauthn_handle: Option<Vec<u8>>,
     }
 
     /// Relations of `users`.
@@ -191,6 +197,108 @@ pub mod email_link {
             Relation::User.def()
         }
     }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Unused recovery codes, by their SHA-256 (contract §10).
+pub mod recovery_code {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `recovery_codes`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "recovery_codes")]
+    pub struct Model {
+        /// Whose code it is.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: i64,
+        /// SHA-256 of the code's normal form.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code_digest: Vec<u8>,
+    }
+
+    /// Relations of `recovery_codes`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// Each code belongs to one user.
+        #[sea_orm(
+            belongs_to = "super::user::Entity",
+            from = "Column::UserId",
+            to = "super::user::Column::Id",
+            on_delete = "Cascade"
+        )]
+        User,
+    }
+
+    impl Related<super::user::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::User.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Registered passkeys (contract §10).
+pub mod passkey {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `passkeys`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "passkeys")]
+    pub struct Model {
+        /// Internal key.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// Public id (random), shown to the owner; unique.
+        #[sea_orm(unique)]
+        pub public_id: String,
+        /// Owner.
+        pub user_id: i64,
+        /// The authenticator's credential id; unique.
+        #[sea_orm(unique)]
+        pub credential_id: Vec<u8>,
+        /// The name the user gave it.
+        pub name: String,
+        /// webauthn-rs's serialised passkey.
+        pub credential: String,
+        /// Registration time, Unix ms.
+        pub created_at: i64,
+        /// Last sign-in, Unix ms.
+        pub last_used_at: Option<i64>,
+    }
+
+    /// Relations of `passkeys`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// WebAuthn ceremonies between their start and finish requests.
+pub mod webauthn_ceremony {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `webauthn_ceremonies`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webauthn_ceremonies")]
+    pub struct Model {
+        /// Random id, given to the client.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// The user it is for, if known at the start.
+        pub user_id: Option<i64>,
+        /// `register`, `login` or `second-factor`.
+        pub purpose: String,
+        /// webauthn-rs's serialised state.
+        pub state: String,
+        /// When it stops working, Unix ms.
+        pub expires_at: i64,
+    }
+
+    /// Relations of `webauthn_ceremonies`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
 }

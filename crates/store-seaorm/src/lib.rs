@@ -12,6 +12,7 @@ pub mod changes;
 mod emails;
 pub mod entity;
 pub mod migration;
+mod second_factors;
 mod sessions;
 pub mod throttle;
 mod users;

@@ -9,6 +9,7 @@ use sea_orm_migration::schema::{
 
 pub mod m0006_announce_session_changes;
 mod m0007_add_email;
+mod m0008_add_second_factors;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(MigrateIdentitiesToRfc8265),
             Box::new(m0006_announce_session_changes::AnnounceSessionChanges),
             Box::new(m0007_add_email::AddEmail),
+            Box::new(m0008_add_second_factors::AddSecondFactors),
         ]
     }
 }

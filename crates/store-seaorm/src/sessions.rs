@@ -188,6 +188,12 @@ impl SessionStore for SeaStore {
             .exec(self.connection())
             .await
             .map_err(|e| self.error(e))?;
+        // Ceremonies never finished go too (not counted: they are not sessions).
+        crate::entity::webauthn_ceremony::Entity::delete_many()
+            .filter(crate::entity::webauthn_ceremony::Column::ExpiresAt.lte(now))
+            .exec(self.connection())
+            .await
+            .map_err(|e| self.error(e))?;
         // Links that can no longer be used go too (not counted: they are not sessions).
         email_link::Entity::delete_many()
             .filter(email_link::Column::ExpiresAt.lte(now))

@@ -7,7 +7,9 @@
 //! Test code: panics are how it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod browser;
 pub mod smtp;
+pub use browser::{Chromium, Tab};
 pub use smtp::{ReceivedMail, SmtpServer};
 
 use auth_core::{AuthService, AuthStore, KeyRing, SecretString, SessionStorage};
@@ -185,13 +187,19 @@ impl TestApp {
         settings.database.url = database.url.clone();
         // Small pools: many tests share one PostgreSQL server.
         settings.database.max_connections = Some(4);
+        // Bound first, so the public URL (links in mail, the passkeys' origin) names the port:
+        // `localhost`, since WebAuthn refuses IP addresses.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if settings.server.public_url.is_none() {
+            settings.server.public_url = Some(format!("http://localhost:{port}"));
+        }
         let wristband =
             wristband_server::pages::templates(Wristband::builder(config(settings, keys)))
                 .start()
                 .await
                 .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let base = format!("http://127.0.0.1:{port}");
         let (tx, rx) = oneshot::channel();
         // The ready server's own pages (`/`, `/dashboard`) plus the test's routes.
         let router = wristband.wrap(wristband_server::pages::routes().merge(extra));

@@ -78,9 +78,12 @@ impl From<ServiceError> for AppError {
                 tracing::warn!(error = %error_chain(&error), "database unavailable");
                 Self::Unavailable
             }
-            ServiceError::Store(_) | ServiceError::Hashing(_) | ServiceError::Session(_) => {
-                Self::internal("request failed", &error)
-            }
+            ServiceError::PasskeysOff => Self::NotFound,
+            ServiceError::Store(_)
+            | ServiceError::Hashing(_)
+            | ServiceError::Session(_)
+            | ServiceError::Serialisation(_)
+            | ServiceError::Webauthn(_) => Self::internal("request failed", &error),
         }
     }
 }

@@ -20,8 +20,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-/// No inline script or style anywhere: the pages use only their static files.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+/// No inline script or style anywhere: the pages use only their static files, and the
+/// passkey script calls the site's own JSON API (`connect-src 'self'`).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
      img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 fn pages(prefix: &str, email: bool) -> Router<AppState> {
@@ -44,6 +45,25 @@ fn pages(prefix: &str, email: bool) -> Router<AppState> {
         .route(
             "/reauthenticate",
             get(pages::account::reauthenticate_form).post(pages::account::reauthenticate),
+        )
+        .route(
+            "/login/2fa",
+            get(pages::second_factor::login_form).post(pages::second_factor::login),
+        )
+        .route("/account/2fa", get(pages::second_factor::show))
+        .route("/account/2fa/enable", post(pages::second_factor::enable))
+        .route("/account/2fa/disable", post(pages::second_factor::disable))
+        .route(
+            "/account/2fa/recovery-codes",
+            post(pages::second_factor::regenerate),
+        )
+        .route(
+            "/account/passkeys/rename",
+            post(pages::second_factor::rename_passkey),
+        )
+        .route(
+            "/account/passkeys/remove",
+            post(pages::second_factor::remove_passkey),
         );
     if email {
         routes = routes
@@ -77,6 +97,10 @@ fn static_files(prefix: &str) -> Router<AppState> {
         .route(
             &format!("{prefix}/static/password-toggle.js"),
             get(static_files::password_toggle_script),
+        )
+        .route(
+            &format!("{prefix}/static/passkeys.js"),
+            get(static_files::passkeys_script),
         )
 }
 

@@ -78,6 +78,24 @@ pub(crate) struct Urls {
     pub verify_email: Option<String>,
     /// Changing the address.
     pub account_email: Option<String>,
+    /// The login's second step.
+    pub login_2fa: Option<String>,
+    /// Second factors on the account.
+    pub account_2fa: Option<String>,
+    /// Confirming an authenticator app.
+    pub account_2fa_enable: Option<String>,
+    /// Turning it off.
+    pub account_2fa_disable: Option<String>,
+    /// New recovery codes.
+    pub account_2fa_recovery_codes: Option<String>,
+    /// Renaming a passkey.
+    pub account_passkeys_rename: Option<String>,
+    /// Removing a passkey.
+    pub account_passkeys_remove: Option<String>,
+    /// The passkey ceremonies' script; `None` when passkeys are off.
+    pub passkeys_script: Option<String>,
+    /// The JSON API's prefix, for the passkey script's calls.
+    pub api: Option<String>,
     /// The stylesheet.
     pub stylesheet: Option<String>,
     /// The password show/hide script.
@@ -85,7 +103,7 @@ pub(crate) struct Urls {
 }
 
 impl Urls {
-    pub fn new(mounts: &Mounts, after_login: &str, email: bool) -> Self {
+    pub fn new(mounts: &Mounts, after_login: &str, email: bool, passkeys: bool) -> Self {
         let page = |path: &str| {
             mounts
                 .pages
@@ -107,6 +125,19 @@ impl Urls {
             reset_password: email_page("/reset-password"),
             verify_email: email_page("/verify-email"),
             account_email: email_page("/account/email"),
+            login_2fa: page("/login/2fa"),
+            account_2fa: page("/account/2fa"),
+            account_2fa_enable: page("/account/2fa/enable"),
+            account_2fa_disable: page("/account/2fa/disable"),
+            account_2fa_recovery_codes: page("/account/2fa/recovery-codes"),
+            account_passkeys_rename: page("/account/passkeys/rename"),
+            account_passkeys_remove: page("/account/passkeys/remove"),
+            passkeys_script: if passkeys && mounts.api.is_some() {
+                page("/static/passkeys.js")
+            } else {
+                None
+            },
+            api: mounts.api.clone(),
             stylesheet: page("/static/app.css"),
             password_toggle: page("/static/password-toggle.js"),
         }
@@ -134,7 +165,7 @@ mod tests {
             pages: Some("/auth".into()),
             ..Mounts::default()
         };
-        let urls = Urls::new(&mounts, "/shop", true);
+        let urls = Urls::new(&mounts, "/shop", true, true);
         assert_eq!(urls.login.as_deref(), Some("/auth/login"));
         assert_eq!(urls.stylesheet.as_deref(), Some("/auth/static/app.css"));
         let none = Urls::new(
@@ -144,9 +175,10 @@ mod tests {
             },
             "/",
             true,
+            true,
         );
         assert_eq!(none.login, None);
-        let no_email = Urls::new(&Mounts::default(), "/", false);
+        let no_email = Urls::new(&Mounts::default(), "/", false, false);
         assert_eq!(no_email.forgot_password, None);
         assert_eq!(no_email.login.as_deref(), Some("/login"));
     }

@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub max_connections: usize,
+    /// `mfa.required`.
+    pub mfa_required: bool,
     /// Set once the "no client address" error has been logged.
     pub missing_peer_logged: AtomicBool,
     /// Stops the background work when the last holder goes.
@@ -71,6 +73,7 @@ impl AppState {
             &mounts,
             &config.settings.login.default_redirect,
             config.settings.account.email != auth_core::EmailPolicy::Off,
+            service.passkeys_enabled(),
         );
         Self(Arc::new(Shared {
             service,
@@ -98,6 +101,7 @@ impl AppState {
             header_timeout: server.header_timeout.0,
             body_timeout: server.body_timeout.0,
             max_connections: server.max_connections,
+            mfa_required: config.settings.mfa.required,
             missing_peer_logged: AtomicBool::new(false),
             background,
         }))

@@ -15,6 +15,17 @@ pub async fn stylesheet() -> impl IntoResponse {
     )
 }
 
+/// `GET /static/passkeys.js`: the passkey ceremonies of the pages.
+pub async fn passkeys_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/passkeys.js"),
+    )
+}
+
 /// `GET /static/password-toggle.js`
 pub async fn password_toggle_script() -> impl IntoResponse {
     (

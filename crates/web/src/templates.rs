@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::path::Path;
 
 /// The built-in templates.
-const BUILT_IN: [(&str, &str); 13] = [
+const BUILT_IN: [(&str, &str); 16] = [
     ("base.html", include_str!("../templates/base.html")),
     ("register.html", include_str!("../templates/register.html")),
     ("login.html", include_str!("../templates/login.html")),
@@ -37,6 +37,18 @@ const BUILT_IN: [(&str, &str); 13] = [
     (
         "link_invalid.html",
         include_str!("../templates/link_invalid.html"),
+    ),
+    (
+        "login_2fa.html",
+        include_str!("../templates/login_2fa.html"),
+    ),
+    (
+        "account_2fa.html",
+        include_str!("../templates/account_2fa.html"),
+    ),
+    (
+        "recovery_codes.html",
+        include_str!("../templates/recovery_codes.html"),
     ),
     // Mail: the plain-text and the HTML part of every message.
     ("mail.txt", include_str!("../templates/mail/mail.txt")),

@@ -30,6 +30,22 @@ pub enum ServiceError {
     /// fit in a cookie).
     #[error("the session cannot be sent")]
     Session(#[source] super::SessionError),
+    /// A passkey use case was called while passkeys are not configured.
+    #[error("passkeys are not configured")]
+    PasskeysOff,
+    /// State the service keeps could not be written as JSON (a bug).
+    #[error("could not serialise state")]
+    Serialisation(#[source] serde_json::Error),
+    /// webauthn-rs refused to start a ceremony (a bug or a broken configuration; answers from
+    /// browsers are outcomes, not errors).
+    #[error("WebAuthn failed: {0}")]
+    Webauthn(String),
+}
+
+impl ServiceError {
+    pub(crate) fn webauthn(error: webauthn_rs::prelude::WebauthnError) -> Self {
+        Self::Webauthn(error.to_string())
+    }
 }
 
 impl From<StoreError> for ServiceError {

@@ -11,6 +11,7 @@
 //! | change the password | [`change_password`](AuthService::change_password) |
 //! | list, end one, end every other session | [`list_sessions`](AuthService::list_sessions), [`end_session`](AuthService::end_session), [`end_other_sessions`](AuthService::end_other_sessions) |
 //! | give or change the email address, verify it | [`change_email`](AuthService::change_email), [`verify_email`](AuthService::verify_email), [`set_verified_email`](AuthService::set_verified_email) |
+//! | enrol an authenticator app, the login's second step, turn factors off, an administrator's reset | [`begin_totp_enrolment`](AuthService::begin_totp_enrolment), [`confirm_totp_enrolment`](AuthService::confirm_totp_enrolment), [`complete_second_factor`](AuthService::complete_second_factor), [`disable_totp`](AuthService::disable_totp), [`regenerate_recovery_codes`](AuthService::regenerate_recovery_codes), [`reset_second_factors`](AuthService::reset_second_factors) |
 //! | ask for a reset link, use it | [`request_password_reset`](AuthService::request_password_reset), [`reset_password`](AuthService::reset_password), [`link_is_live`](AuthService::link_is_live) |
 //! | an administrator's password reset, delete a user, import users, purge | [`set_password`](AuthService::set_password), [`delete_user`](AuthService::delete_user), [`import_users`](AuthService::import_users), [`purge`](AuthService::purge) |
 //!
@@ -46,8 +47,10 @@ mod client;
 mod credentials;
 mod email;
 mod error;
+mod passkeys;
 mod registration;
 mod reset;
+mod second_factor;
 mod sessions;
 mod timing;
 
@@ -56,8 +59,13 @@ pub use admin::{AdminPasswordReset, PurgeReport, WrapReport};
 pub use client::{Client, MAX_USER_AGENT_CHARS};
 pub use email::{EMAIL_TAKEN, EmailChange};
 pub use error::{ServiceError, error_chain};
+pub use passkeys::{CEREMONY_LIFETIME, Ceremony, PasskeyOutcome, PasskeyView};
 pub use registration::{FieldErrors, Registration, TAKEN};
 pub use reset::PasswordReset;
+pub use second_factor::{
+    ENROLMENT_LIFETIME, PENDING_LOGIN_LIFETIME, PendingLogin, SecondFactorOutcome, TOTP_SEALER_KEY,
+    TotpConfirmation, TotpEnrolment,
+};
 pub use sessions::{
     ActiveSession, CookieCredential, INVALID_CREDENTIALS, LoadedSession, LoginOutcome,
     SessionError, SessionView, decode_cookie_credential,
@@ -114,6 +122,41 @@ pub struct ServiceSettings {
     pub cache_entries: u64,
     /// Whether users have email addresses (`account.email`).
     pub email: EmailPolicy,
+    /// The sealer of TOTP secrets (derived from `SECRET_KEY` with [`TOTP_SEALER_KEY`]); a
+    /// random one when `None`, so enrolments do not outlive the process.
+    pub totp_sealer: Option<crate::keys::Sealer>,
+    /// The issuer an authenticator app shows beside the account (the site's name).
+    pub totp_issuer: String,
+    /// The WebAuthn relying party; passkeys are off when `None`.
+    pub webauthn: Option<WebauthnSettings>,
+}
+
+/// The WebAuthn relying party (`webauthn.rp_id`, `webauthn.origin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebauthnSettings {
+    /// The relying party id: the site's domain (`shop.example`, `localhost`).
+    pub rp_id: String,
+    /// The origin pages run at (`https://shop.example`).
+    pub origin: String,
+    /// The name authenticators show.
+    pub rp_name: String,
+}
+
+impl WebauthnSettings {
+    /// The relying party, or why `rp_id` and `origin` do not make one (an IP address, an
+    /// origin outside the id's domain).
+    pub fn relying_party(&self) -> Result<webauthn_rs::Webauthn, String> {
+        let origin = webauthn_rs::prelude::Url::parse(&self.origin)
+            .map_err(|e| format!("`webauthn.origin` ({:?}) is not a URL: {e}", self.origin))?;
+        webauthn_rs::WebauthnBuilder::new(&self.rp_id, &origin)
+            .and_then(|builder| builder.rp_name(&self.rp_name).build())
+            .map_err(|e| {
+                format!(
+                    "`webauthn.rp_id` ({:?}) and `webauthn.origin` ({:?}) do not make a WebAuthn relying party ({e}): the id must be the origin's domain or a parent of it, and not an IP address",
+                    self.rp_id, self.origin
+                )
+            })
+    }
 }
 
 /// The default of [`ServiceSettings::cache_entries`] (the contract's).
@@ -130,6 +173,9 @@ impl Default for ServiceSettings {
             username_log_key: None,
             cache_entries: DEFAULT_CACHE_ENTRIES,
             email: EmailPolicy::default(),
+            totp_sealer: None,
+            totp_issuer: "Wristband".to_owned(),
+            webauthn: None,
         }
     }
 }
@@ -147,6 +193,8 @@ struct Inner {
     cache: SessionCache,
     activity: activity::PendingActivity,
     outbox: Arc<dyn Outbox>,
+    sealer: crate::keys::Sealer,
+    webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -178,6 +226,20 @@ impl AuthService {
             .clone()
             .unwrap_or_else(|| KeyRing::random().signer(USERNAME_LOG_KEY));
         let cache = SessionCache::new(settings.cache_entries);
+        let sealer = settings
+            .totp_sealer
+            .clone()
+            .unwrap_or_else(crate::keys::Sealer::random);
+        let webauthn = settings
+            .webauthn
+            .as_ref()
+            .and_then(|s| match s.relying_party() {
+                Ok(relying_party) => Some(relying_party),
+                Err(problem) => {
+                    tracing::error!("passkeys are off: {problem}");
+                    None
+                }
+            });
         Self(Arc::new(Inner {
             store,
             hasher,
@@ -187,6 +249,8 @@ impl AuthService {
             cache,
             activity: activity::PendingActivity::default(),
             outbox,
+            sealer,
+            webauthn,
         }))
     }
 

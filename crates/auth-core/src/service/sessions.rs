@@ -126,6 +126,14 @@ pub enum LoginOutcome {
     LoggedIn(Box<ActiveSession>),
     /// Unknown user or wrong password (which one is never told).
     InvalidCredentials,
+    /// The password was right and the user has a second factor: no session yet, a pending
+    /// login for the second step (see [`AuthService::complete_second_factor`]).
+    SecondFactorRequired {
+        /// What the second step completes.
+        pending: super::PendingLogin,
+        /// The factors it accepts (`"totp"`, `"recovery_code"`).
+        methods: Vec<&'static str>,
+    },
 }
 
 /// Why a session cannot become a credential.
@@ -337,22 +345,19 @@ impl AuthService {
         let Some(user) = self.check_credentials(username, password, client).await? else {
             return Ok(LoginOutcome::InvalidCredentials);
         };
+        let now = OffsetDateTime::now_utc();
+        let factors = self.store().second_factors(user.id).await?;
+        if factors.any() {
+            tracing::info!(event = "login.password_ok", user_id = %user.id, client = %client.address_field(), "password right; waiting for the second factor");
+            return Ok(LoginOutcome::SecondFactorRequired {
+                pending: self.pending_login(&user, remember, now),
+                methods: super::second_factor::methods(&factors),
+            });
+        }
         if let Some(previous) = replacing {
             self.end(previous).await?;
         }
-        let now = OffsetDateTime::now_utc();
-        if !client.knows_device(user.username.key()) {
-            // ASVS 2.5.5 / contract §9: a login from a browser with no device cookie for
-            // this user is worth telling them about.
-            self.notify(
-                &user,
-                crate::mail::LetterKind::NewDeviceLogin {
-                    at: now,
-                    address: client.address_field().to_string(),
-                    user_agent: client.user_agent.clone(),
-                },
-            );
-        }
+        self.notify_if_new_device(&user, client, now);
         let session = self.start_session(user, remember, client, now).await?;
         tracing::info!(
             event = "login.success",
@@ -421,7 +426,7 @@ impl AuthService {
     /// Ends `session` on the server: the database store deletes its row; the cookie store
     /// records its nonce until the cookie would have expired, so a copy of the cookie replayed
     /// later is anonymous.
-    async fn end(&self, session: &ActiveSession) -> Result<(), ServiceError> {
+    pub(crate) async fn end(&self, session: &ActiveSession) -> Result<(), ServiceError> {
         // Evicted whether or not the write reports success: a failure may still have committed.
         match session.digest() {
             Some(digest) => {

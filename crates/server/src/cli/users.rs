@@ -66,6 +66,16 @@ pub enum UserCommand {
         /// The username, in any case.
         name: String,
     },
+    /// Clear every second factor of a user (authenticator app, recovery codes), for a user
+    /// who lost them; they log in with the password alone until they enrol again. A verified
+    /// address gets a notice.
+    ///
+    /// Exit status 1 if there is no such user.
+    #[command(name = "reset-2fa")]
+    Reset2fa {
+        /// The username, in any case.
+        name: String,
+    },
     /// Wrap in Argon2id every foreign hash still stored as it was imported.
     ///
     /// Imports wrap each foreign hash (Werkzeug, legacy SHA, bcrypt) at once, so a leaked
@@ -125,6 +135,13 @@ pub async fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
             add(&open_service(config).await?, &username).await
         }
         UserCommand::List => list(&open_service(config).await?).await,
+        UserCommand::Reset2fa { name } => {
+            let username = parse_name(&name)?;
+            let service = open_service(config).await?;
+            let outcome = reset_2fa(&service, &username).await;
+            super::flush_mail(&service).await;
+            outcome
+        }
         UserCommand::SetEmail { name, address } => {
             let username = parse_name(&name)?;
             let service = open_service(config).await?;
@@ -237,6 +254,23 @@ async fn list(service: &AuthService) -> Result<(), Failure> {
         .map_err(|e| Failure::Runtime(format!("cannot write to stdout: {e}")))?;
     }
     Ok(())
+}
+
+async fn reset_2fa(service: &AuthService, username: &Username) -> Result<(), Failure> {
+    match service
+        .reset_second_factors(username, &Client::command_line())
+        .await?
+    {
+        None => Err(Failure::Runtime(format!("no user {username}"))),
+        Some(true) => {
+            println!("second factors of {username} cleared");
+            Ok(())
+        }
+        Some(false) => {
+            println!("{username} had no second factor");
+            Ok(())
+        }
+    }
 }
 
 async fn set_email(

@@ -5,7 +5,8 @@ use super::problem::Problem;
 use crate::request::RequestContext;
 use auth_core::SecretString;
 use auth_core::service::{
-    EMAIL_TAKEN, FieldErrors, INVALID_CREDENTIALS, LoginOutcome, Registration, TAKEN,
+    EMAIL_TAKEN, FieldErrors, INVALID_CREDENTIALS, LoginOutcome, Registration, SecondFactorOutcome,
+    TAKEN,
 };
 use axum::Json;
 use axum::http::StatusCode;
@@ -104,7 +105,59 @@ pub(crate) async fn login(
             context.remember_device(&session.user);
             Ok(Json(user_json(&session.user)).into_response())
         }
+        LoginOutcome::SecondFactorRequired { pending, methods } => {
+            // No session yet: the pending login's cookie reaches only `/login/2fa`.
+            context.set_pending_login(&pending);
+            Ok(Json(serde_json::json!({ "second_factor_required": methods })).into_response())
+        }
         LoginOutcome::InvalidCredentials => Err(Problem::unauthorized(INVALID_CREDENTIALS)),
+    }
+}
+
+/// Body of `POST /login/2fa`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct CodeBody {
+    code: Option<String>,
+}
+
+/// `POST /login/2fa` `{code}` → 200 `{id, username}` and the session cookie; 401 for a wrong,
+/// replayed or used code, or without a live pending login; 429 throttled like passwords.
+pub(crate) async fn login_second_factor(
+    context: RequestContext,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<Response, Problem> {
+    let mut missing = FieldErrors::new();
+    let code = required(&mut missing, "code", body.code);
+    if !missing.is_empty() {
+        return Err(Problem::invalid(missing));
+    }
+    let Some(pending) = context.pending_login() else {
+        return Err(Problem::unauthorized(
+            "No login is waiting for a second factor: log in with the password first.",
+        ));
+    };
+    let outcome = context
+        .state()
+        .service
+        .complete_second_factor(&pending, &code, context.login_client(), context.session())
+        .await?;
+    match outcome {
+        SecondFactorOutcome::LoggedIn(session) => {
+            context.clear_pending_login();
+            context.set_session(&session, true)?;
+            context.remember_device(&session.user);
+            Ok(Json(user_json(&session.user)).into_response())
+        }
+        SecondFactorOutcome::InvalidCode => Err(Problem::unauthorized(
+            "That code is not right, or was used already.",
+        )),
+        SecondFactorOutcome::Expired => {
+            context.clear_pending_login();
+            Err(Problem::unauthorized(
+                "The login waited too long for its second factor: log in with the password again.",
+            ))
+        }
     }
 }
 

@@ -5,12 +5,13 @@
 pub(crate) mod auth;
 pub(crate) mod email;
 pub(crate) mod json;
+pub(crate) mod passkeys;
 pub(crate) mod problem;
 pub(crate) mod sessions;
 
 use crate::state::AppState;
 use axum::Router;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use problem::Problem;
 
 /// The API's routes, relative to its prefix; the email routes (§9) unless
@@ -19,6 +20,7 @@ pub(crate) fn routes(email: bool) -> Router<AppState> {
     let routes = Router::new()
         .route("/register", post(auth::register))
         .route("/login", post(auth::login))
+        .route("/login/2fa", post(auth::login_second_factor))
         .route("/logout", post(auth::logout))
         .route("/me", get(auth::me))
         .route("/reauthenticate", post(auth::reauthenticate))
@@ -26,7 +28,18 @@ pub(crate) fn routes(email: bool) -> Router<AppState> {
             "/sessions",
             get(sessions::list).delete(sessions::end_others),
         )
-        .route("/sessions/{id}", delete(sessions::end_one));
+        .route("/sessions/{id}", delete(sessions::end_one))
+        .route("/passkeys", get(passkeys::list))
+        .route(
+            "/passkeys/{id}",
+            patch(passkeys::rename).delete(passkeys::remove),
+        )
+        .route("/passkeys/register/start", post(passkeys::register_start))
+        .route("/passkeys/register/finish", post(passkeys::register_finish))
+        .route("/passkeys/login/start", post(passkeys::login_start))
+        .route("/passkeys/login/finish", post(passkeys::login_finish))
+        .route("/passkeys/2fa/start", post(passkeys::second_factor_start))
+        .route("/passkeys/2fa/finish", post(passkeys::second_factor_finish));
     let routes = if email {
         routes
             .route("/password-reset", post(email::request_reset))

@@ -33,9 +33,9 @@ mod values;
 pub use auth_core::foreign_hash::ImportCostLimits;
 pub use redact::redact_url;
 pub use schema::{
-    Argon2Section, DEFAULT_MAIL_FROM, DatabaseSettings, LogFormat, LogSettings, LoginSettings,
-    MailSettings, MailTransportKind, PasswordSettings, RegisterSettings, ServerSettings,
-    SessionSettings, Settings, WebSettings,
+    AccountSettings, Argon2Section, DEFAULT_MAIL_FROM, DatabaseSettings, LogFormat, LogSettings,
+    LoginSettings, MailSettings, MailTransportKind, MfaSettings, PasswordSettings,
+    RegisterSettings, ServerSettings, SessionSettings, Settings, WebSettings,
 };
 pub use validate::SUPPORTED_SCHEMES;
 pub use values::{ByteSize, ConfigDuration, SecureSetting};
@@ -259,7 +259,50 @@ impl Config {
                 .map(|keys| keys.signer(auth_core::service::USERNAME_LOG_KEY)),
             cache_entries: s.session.cache_entries,
             email: s.account.email,
+            totp_sealer: self
+                .keys
+                .as_ref()
+                .map(|keys| keys.sealer(auth_core::service::TOTP_SEALER_KEY)),
+            totp_issuer: self.site_name(),
+            webauthn: self.webauthn_settings(),
         }
+    }
+
+    /// The passkeys' relying party: `[webauthn]`, or derived from the public URL (a loopback
+    /// address becomes `localhost`; another IP address leaves passkeys off).
+    pub fn webauthn_settings(&self) -> Option<auth_core::service::WebauthnSettings> {
+        let section = &self.settings.webauthn;
+        let public = url::Url::parse(&self.public_url()).ok()?;
+        let (derived_id, derived_origin) = match public.host()? {
+            url::Host::Domain(domain) => (domain.to_owned(), public.origin().ascii_serialization()),
+            url::Host::Ipv4(ip) if ip.is_loopback() => {
+                ("localhost".to_owned(), loopback_origin(&public))
+            }
+            url::Host::Ipv6(ip) if ip.is_loopback() => {
+                ("localhost".to_owned(), loopback_origin(&public))
+            }
+            _ if section.rp_id.is_some() && section.origin.is_some() => {
+                (String::new(), String::new())
+            }
+            _ => return None,
+        };
+        Some(auth_core::service::WebauthnSettings {
+            rp_id: section.rp_id.clone().unwrap_or(derived_id),
+            origin: section
+                .origin
+                .clone()
+                .map(|o| o.trim_end_matches('/').to_owned())
+                .unwrap_or(derived_origin),
+            rp_name: self.site_name(),
+        })
+    }
+
+    /// The site's name for authenticator apps: the host of the public URL.
+    pub fn site_name(&self) -> String {
+        url::Url::parse(&self.public_url())
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "Wristband".to_owned())
     }
 
     /// The site's public origin, without a trailing `/`: `server.public_url`, or `http://` +
@@ -315,5 +358,13 @@ fn load_keys(
         }
         None if profile == Profile::Production => Ok((None, false, None)),
         None => Ok((Some(KeyRing::random()), true, None)),
+    }
+}
+
+/// `public`'s origin with its loopback address written `localhost`.
+fn loopback_origin(public: &url::Url) -> String {
+    match public.port() {
+        Some(port) => format!("{}://localhost:{port}", public.scheme()),
+        None => format!("{}://localhost", public.scheme()),
     }
 }

@@ -31,6 +31,10 @@ pub struct Settings {
     pub web: WebSettings,
     /// `[account]`
     pub account: AccountSettings,
+    /// `[mfa]`
+    pub mfa: MfaSettings,
+    /// `[webauthn]`
+    pub webauthn: WebauthnSection,
     /// `[mail]`
     pub mail: MailSettings,
 }
@@ -233,6 +237,26 @@ impl Default for RegisterSettings {
             max_per_address: 20,
         }
     }
+}
+
+/// `[webauthn]`: the passkeys' relying party (contract §10). Unset, both come from
+/// `server.public_url` (a loopback address becomes `localhost`, since WebAuthn refuses IP
+/// addresses).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnSection {
+    /// The relying party id: the site's domain, e.g. `shop.example`.
+    pub rp_id: Option<String>,
+    /// The origin the pages run at, e.g. `https://shop.example`.
+    pub origin: Option<String>,
+}
+
+/// `[mfa]`: second factors (contract §10).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaSettings {
+    /// A user without a second factor is sent to enrol one right after logging in.
+    pub required: bool,
 }
 
 /// `[account]`: email addresses and password reset by link (contract §9).

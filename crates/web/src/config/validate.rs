@@ -157,6 +157,25 @@ pub fn validate(settings: &Settings) -> Result<(), ConfigError> {
         )));
     }
     validate_mail(&settings.mail)?;
+    let webauthn = &settings.webauthn;
+    match (&webauthn.rp_id, &webauthn.origin) {
+        (None, None) => {}
+        (Some(rp_id), Some(origin)) => {
+            let relying_party = auth_core::service::WebauthnSettings {
+                rp_id: rp_id.clone(),
+                origin: origin.clone(),
+                rp_name: String::new(),
+            };
+            if let Err(problem) = relying_party.relying_party() {
+                return Err(invalid(problem));
+            }
+        }
+        _ => {
+            return Err(invalid(
+                "`webauthn.rp_id` and `webauthn.origin` are set together, or neither (then both come from `server.public_url`)".into(),
+            ));
+        }
+    }
     if let Some(public_url) = &settings.server.public_url {
         validate_public_url(public_url)?;
     }

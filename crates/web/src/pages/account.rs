@@ -37,6 +37,16 @@ pub(crate) async fn account_page(
             "single_sessions": service.can_end_single_sessions(),
             "errors": errors,
             "password_min": service.settings().policy.min_length,
+            "passkeys": if service.passkeys_enabled() {
+                Some(service
+                    .list_passkeys(session.user.id)
+                    .await?
+                    .iter()
+                    .map(crate::session_view::passkey_json)
+                    .collect::<Vec<_>>())
+            } else {
+                None
+            },
             "email": session.user.email.as_ref().map(|e| e.as_str()),
             "email_verified": session.user.email_verified,
         }),

@@ -174,8 +174,20 @@ pub(crate) async fn login(
         LoginOutcome::LoggedIn(session) => {
             context.set_session(&session, true)?;
             context.remember_device(&session.user);
-            let target = next.unwrap_or(&context.state().urls.after_login);
-            Ok(Redirect::to(target).into_response())
+            let target = super::second_factor::landing(&context, &session, next).await?;
+            Ok(Redirect::to(&target).into_response())
+        }
+        LoginOutcome::SecondFactorRequired { pending, .. } => {
+            context.set_pending_login(&pending);
+            let second = context.state().urls.login_2fa.clone().unwrap_or_default();
+            let target = match next {
+                Some(next) => format!(
+                    "{second}?{}",
+                    serde_urlencoded::to_string([("next", next)]).unwrap_or_default()
+                ),
+                None => second,
+            };
+            Ok(Redirect::to(&target).into_response())
         }
         LoginOutcome::InvalidCredentials => {
             let values = LoginFormValues {

@@ -5,6 +5,7 @@
 pub(crate) mod account;
 pub(crate) mod auth;
 pub(crate) mod email;
+pub(crate) mod second_factor;
 
 use crate::error::AppError;
 use crate::request::RequestContext;

@@ -24,6 +24,8 @@ pub(crate) enum CookieKind {
     Flash,
     /// The users this browser has logged in as (OWASP "device cookies").
     Device,
+    /// A login whose password was right, waiting for its second factor (not a session).
+    PendingLogin,
 }
 
 impl CookieKind {
@@ -33,6 +35,7 @@ impl CookieKind {
             Self::Csrf => "csrf-cookie",
             Self::Flash => "flash-cookie",
             Self::Device => "device-cookie",
+            Self::PendingLogin => "pending-login-cookie",
         }
     }
 }
@@ -57,6 +60,7 @@ pub(crate) struct CookieCodec {
     csrf: Kind,
     flash: Kind,
     device: Kind,
+    pending_login: Kind,
     secure: bool,
 }
 
@@ -77,6 +81,7 @@ impl CookieCodec {
             csrf: kind(CookieKind::Csrf, "wristband_csrf"),
             flash: kind(CookieKind::Flash, "wristband_flash"),
             device: kind(CookieKind::Device, "wristband_device"),
+            pending_login: kind(CookieKind::PendingLogin, "wristband_pending_login"),
             secure,
         }
     }
@@ -87,6 +92,7 @@ impl CookieCodec {
             CookieKind::Csrf => &self.csrf,
             CookieKind::Flash => &self.flash,
             CookieKind::Device => &self.device,
+            CookieKind::PendingLogin => &self.pending_login,
         }
     }
 

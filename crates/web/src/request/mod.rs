@@ -57,6 +57,8 @@ struct Changes {
     csrf_rotated: Option<CsrfSecret>,
     /// A login succeeded for this username key: remember the device for it.
     device_login: Option<String>,
+    /// The pending login to send (`Some(Some)`) or to clear (`Some(None)`).
+    pending_login: Option<Option<String>>,
 }
 
 /// The browser state of one request. Handlers get it as an extractor.
@@ -261,6 +263,26 @@ impl RequestContext {
         Ok(())
     }
 
+    /// The browser's pending login (a right password waiting for its second factor), if its
+    /// cookie verifies.
+    pub fn pending_login(&self) -> Option<auth_core::service::PendingLogin> {
+        self.0
+            .state
+            .cookies
+            .read(CookieKind::PendingLogin, &self.0.cookies)
+            .and_then(|v| auth_core::service::PendingLogin::decode(&v.value))
+    }
+
+    /// Sends `pending` to the browser for the second step.
+    pub fn set_pending_login(&self, pending: &auth_core::service::PendingLogin) {
+        self.changes().pending_login = Some(Some(pending.encode()));
+    }
+
+    /// Clears the pending login (completed, or no longer usable).
+    pub fn clear_pending_login(&self) {
+        self.changes().pending_login = Some(None);
+    }
+
     /// Remembers this browser as a known device of `user` (after a successful login).
     pub fn remember_device(&self, user: &User) {
         self.changes().device_login = Some(user.username.key().to_owned());
@@ -423,6 +445,15 @@ fn apply_changes(
             &value,
             Some(device::DEVICE_COOKIE_LIFETIME),
         ));
+    }
+    match &changes.pending_login {
+        Some(Some(value)) => set.push(codec.set(
+            CookieKind::PendingLogin,
+            value,
+            Some(auth_core::service::PENDING_LOGIN_LIFETIME),
+        )),
+        Some(None) => set.push(codec.remove(CookieKind::PendingLogin)),
+        None => {}
     }
     if !changes.outgoing_flashes.is_empty() {
         if let Some(value) = flash::encode(&changes.outgoing_flashes) {
