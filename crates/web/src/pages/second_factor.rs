@@ -52,27 +52,38 @@ pub(crate) async fn landing(
 }
 
 /// `GET /login/2fa`: the code form while a pending login is live, else back to `/login`.
-pub(crate) async fn login_form(context: RequestContext, uri: Uri) -> Response {
+pub(crate) async fn login_form(context: RequestContext, uri: Uri) -> Result<Response, AppError> {
     let login = context.state().urls.login.clone().unwrap_or_default();
-    if context.pending_login().is_none() {
-        return Redirect::to(&login).into_response();
-    }
+    let Some(pending) = context.pending_login() else {
+        return Ok(Redirect::to(&login).into_response());
+    };
     let next = NextQuery::safe_next(&uri);
-    login_page(&context, StatusCode::OK, next.as_deref(), None)
+    login_page(&context, &pending, StatusCode::OK, next.as_deref(), None).await
 }
 
-fn login_page(
+/// The second step's page, offering a passkey only to a user who has one.
+async fn login_page(
     context: &RequestContext,
+    pending: &auth_core::service::PendingLogin,
     status: StatusCode,
     next: Option<&str>,
     error: Option<&str>,
-) -> Response {
-    render(
+) -> Result<Response, AppError> {
+    let factors = context
+        .state()
+        .service
+        .second_factors(pending.user_id)
+        .await?;
+    Ok(render(
         context,
         status,
         "login_2fa.html",
-        serde_json::json!({ "next": next.unwrap_or_default(), "error": error }),
-    )
+        serde_json::json!({
+            "next": next.unwrap_or_default(),
+            "error": error,
+            "passkey": factors.passkeys > 0,
+        }),
+    ))
 }
 
 /// Fields of the second step.
@@ -114,12 +125,16 @@ pub(crate) async fn login(
             let target = landing(&context, &session, next).await?;
             Ok(Redirect::to(&target).into_response())
         }
-        SecondFactorOutcome::InvalidCode => Ok(login_page(
-            &context,
-            StatusCode::UNAUTHORIZED,
-            next,
-            Some("That code is not right, or was used already."),
-        )),
+        SecondFactorOutcome::InvalidCode => {
+            login_page(
+                &context,
+                &pending,
+                StatusCode::UNAUTHORIZED,
+                next,
+                Some("That code is not right, or was used already."),
+            )
+            .await
+        }
         SecondFactorOutcome::Expired => {
             context.clear_pending_login();
             context.flash("info", "That took too long: please log in again.");
