@@ -23,7 +23,7 @@ pub(crate) struct CredentialsBody {
     email: Option<String>,
 }
 
-fn user_json(user: &auth_core::User) -> serde_json::Value {
+pub(crate) fn user_json(user: &auth_core::User) -> serde_json::Value {
     serde_json::json!({ "id": user.id.0, "username": user.username.as_str() })
 }
 

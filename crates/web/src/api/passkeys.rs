@@ -156,7 +156,7 @@ pub(crate) async fn login_finish(
             context.clear_pending_login();
             context.set_session(&session, true)?;
             context.remember_device(&session.user);
-            Ok(Json(serde_json::json!({ "id": session.user.id.0, "username": session.user.username.as_str() })).into_response())
+            Ok(Json(super::auth::user_json(&session.user)).into_response())
         }
         PasskeyOutcome::Refused => Err(refused()),
     }
@@ -206,7 +206,7 @@ pub(crate) async fn second_factor_finish(
             context.clear_pending_login();
             context.set_session(&session, true)?;
             context.remember_device(&session.user);
-            Ok(Json(serde_json::json!({ "id": session.user.id.0, "username": session.user.username.as_str() })).into_response())
+            Ok(Json(super::auth::user_json(&session.user)).into_response())
         }
         SecondFactorOutcome::InvalidCode => Err(Problem::unauthorized(
             "The passkey was not accepted; try again.",

@@ -145,11 +145,16 @@ pub(crate) async fn login(
 
 /// The password prompt, coming back here: the account's second factors need a recent login.
 fn needs_fresh_login(context: &RequestContext) -> Option<Response> {
+    let back = context.state().urls.account_2fa.clone().unwrap_or_default();
+    password_prompt_unless_fresh(context, back)
+}
+
+/// The password prompt coming back to `back`, unless the login is recent.
+fn password_prompt_unless_fresh(context: &RequestContext, back: String) -> Option<Response> {
     if context.is_fresh() {
         return None;
     }
     let urls = &context.state().urls;
-    let back = urls.account_2fa.clone().unwrap_or_default();
     let prompt = urls.reauthenticate.clone().unwrap_or_default();
     let query = serde_urlencoded::to_string([("next", back)]).unwrap_or_default();
     Some(Redirect::to(&format!("{prompt}?{query}")).into_response())
@@ -343,15 +348,8 @@ pub(crate) async fn remove_passkey(
     CsrfForm(form): CsrfForm<PasskeyForm>,
 ) -> Result<Response, AppError> {
     let account = context.state().urls.account.clone().unwrap_or_default();
-    if !context.is_fresh() {
-        let prompt = context
-            .state()
-            .urls
-            .reauthenticate
-            .clone()
-            .unwrap_or_default();
-        let query = serde_urlencoded::to_string([("next", &account)]).unwrap_or_default();
-        return Ok(Redirect::to(&format!("{prompt}?{query}")).into_response());
+    if let Some(prompt) = password_prompt_unless_fresh(&context, account.clone()) {
+        return Ok(prompt);
     }
     if !context
         .state()
