@@ -8,6 +8,8 @@
 //! - [`username`]: NFKC, case-insensitive identity.
 //! - [`session`]: random tokens (the store keeps only their SHA-256), idle/absolute/remember-me
 //!   expiry.
+//! - [`api_token`]: personal API tokens (bearer credentials for non-browser clients), their
+//!   names and lifetimes.
 //! - [`email`]: email addresses, and the single-use tokens of verification and reset links.
 //! - [`mail`]: the [`Letter`]s the use cases send, and the [`Outbox`] they post them to.
 //! - [`store`]: the [`UserStore`], [`SessionStore`], [`EmailStore`] and [`AuthStore`] traits a
@@ -53,6 +55,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api_token;
 pub mod email;
 pub mod foreign_hash;
 pub mod guard;
@@ -72,6 +75,7 @@ pub mod username;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use api_token::{ApiToken, ApiTokenRecord, NewApiToken};
 pub use email::{EmailAddress, EmailError, EmailPolicy, LinkPurpose, LinkRecord, LinkToken};
 pub use hasher::{
     Argon2Hasher, Argon2Settings, HashError, HasherConfig, PasswordHasher, Verification,
@@ -86,8 +90,8 @@ pub use session::{
 };
 pub use session_cache::SessionCache;
 pub use store::{
-    AuthStore, EmailStore, PasskeyRecord, SecondFactorStore, SecondFactors, SessionStore,
-    StoreError, User, UserCredentials, UserId, UserStore,
+    ApiTokenStore, AuthStore, EmailStore, PasskeyRecord, SecondFactorStore, SecondFactors,
+    SessionStore, StoreError, User, UserCredentials, UserId, UserStore,
 };
 pub use throttle::{
     FailureCount, FailureCounterStore, LoginThrottle, RetryAfter, ThrottleKey, ThrottleScope,

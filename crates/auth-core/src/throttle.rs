@@ -73,6 +73,9 @@ pub enum ThrottleScope {
     /// Password reset requests naming one account, by the username or address typed
     /// (`account.reset_max_per_account`).
     ResetForAccount,
+    /// Unknown API tokens presented from one client address (`login.max_failures_per_address`,
+    /// in `login.failure_window`).
+    TokenGuesses,
 }
 
 impl ThrottleScope {
@@ -85,6 +88,7 @@ impl ThrottleScope {
             Self::Registration => "r",
             Self::ResetFromAddress => "pa",
             Self::ResetForAccount => "pu",
+            Self::TokenGuesses => "t",
         }
     }
 }
@@ -142,6 +146,12 @@ impl ThrottleKey {
     /// or an address's key), from every client.
     pub fn reset_requests_for(login_key: &str) -> Self {
         Self::build(ThrottleScope::ResetForAccount, &username_digest(login_key))
+    }
+
+    /// The counter of unknown API tokens presented from `address` (one shared counter for
+    /// clients without an address).
+    pub fn token_guesses(address: Option<IpAddr>) -> Self {
+        Self::build(ThrottleScope::TokenGuesses, &address_text(address))
     }
 
     fn build(scope: ThrottleScope, subject: &str) -> Self {
@@ -370,7 +380,7 @@ impl LoginThrottle {
         match scope {
             ThrottleScope::UserAndAddress => self.max_failures,
             ThrottleScope::Account => self.max_failures_per_account,
-            ThrottleScope::Address => self.max_failures_per_address,
+            ThrottleScope::Address | ThrottleScope::TokenGuesses => self.max_failures_per_address,
             ThrottleScope::Registration => self.max_registrations_per_address,
             ThrottleScope::ResetFromAddress => self.max_reset_requests_per_address,
             ThrottleScope::ResetForAccount => self.max_reset_requests_per_account,
@@ -384,7 +394,9 @@ impl LoginThrottle {
             ThrottleScope::Account => ACCOUNT_WINDOW,
             ThrottleScope::Registration => REGISTRATION_WINDOW,
             ThrottleScope::ResetFromAddress | ThrottleScope::ResetForAccount => RESET_WINDOW,
-            ThrottleScope::UserAndAddress | ThrottleScope::Address => self.failure_window,
+            ThrottleScope::UserAndAddress
+            | ThrottleScope::Address
+            | ThrottleScope::TokenGuesses => self.failure_window,
         }
     }
 

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod account;
+mod api_tokens;
 pub mod changes;
 mod emails;
 pub mod entity;

@@ -392,6 +392,7 @@ async fn purge_periodically(service: AuthService, interval: Duration) {
             Ok(report) => tracing::debug!(
                 sessions = report.sessions,
                 failure_counters = report.failure_counters,
+                api_tokens = report.api_tokens,
                 "expired rows purged"
             ),
             Err(error) => {

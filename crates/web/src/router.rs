@@ -25,7 +25,7 @@ use tower_http::trace::TraceLayer;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
      img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-fn pages(prefix: &str, email: bool) -> Router<AppState> {
+fn pages(prefix: &str, email: bool, api: bool) -> Router<AppState> {
     let mut routes = Router::new()
         .route(
             "/register",
@@ -65,6 +65,14 @@ fn pages(prefix: &str, email: bool) -> Router<AppState> {
             "/account/passkeys/remove",
             post(pages::second_factor::remove_passkey),
         );
+    if api {
+        routes = routes
+            .route(
+                "/account/tokens",
+                get(pages::tokens::show).post(pages::tokens::create),
+            )
+            .route("/account/tokens/revoke", post(pages::tokens::revoke));
+    }
     if email {
         routes = routes
             .route(
@@ -111,7 +119,7 @@ pub(crate) fn router(state: &AppState, app: Router) -> Router {
     let email = state.service.email_policy() != auth_core::EmailPolicy::Off;
     let mut wristband: Router<AppState> = Router::new();
     if let Some(prefix) = &mounts.pages {
-        wristband = wristband.merge(pages(prefix, email));
+        wristband = wristband.merge(pages(prefix, email, mounts.api.is_some()));
     }
     if let Some(prefix) = &mounts.api {
         let mut api = Router::new().nest(

@@ -10,6 +10,7 @@
 //! | re-authenticate | [`reauthenticate`](AuthService::reauthenticate) |
 //! | change the password | [`change_password`](AuthService::change_password) |
 //! | list, end one, end every other session | [`list_sessions`](AuthService::list_sessions), [`end_session`](AuthService::end_session), [`end_other_sessions`](AuthService::end_other_sessions) |
+//! | create, list, revoke personal API tokens; recognise one | [`create_api_token`](AuthService::create_api_token), [`list_api_tokens`](AuthService::list_api_tokens), [`revoke_api_token`](AuthService::revoke_api_token), [`load_api_token`](AuthService::load_api_token) |
 //! | give or change the email address, verify it | [`change_email`](AuthService::change_email), [`verify_email`](AuthService::verify_email), [`set_verified_email`](AuthService::set_verified_email) |
 //! | enrol an authenticator app, the login's second step, turn factors off, an administrator's reset | [`begin_totp_enrolment`](AuthService::begin_totp_enrolment), [`confirm_totp_enrolment`](AuthService::confirm_totp_enrolment), [`complete_second_factor`](AuthService::complete_second_factor), [`disable_totp`](AuthService::disable_totp), [`regenerate_recovery_codes`](AuthService::regenerate_recovery_codes), [`reset_second_factors`](AuthService::reset_second_factors) |
 //! | ask for a reset link, use it | [`request_password_reset`](AuthService::request_password_reset), [`reset_password`](AuthService::reset_password), [`link_is_live`](AuthService::link_is_live) |
@@ -53,6 +54,7 @@ mod reset;
 mod second_factor;
 mod sessions;
 mod timing;
+mod tokens;
 
 pub use account::{OthersEnded, PasswordChange, SessionEnd};
 pub use admin::{AdminPasswordReset, PurgeReport, WrapReport};
@@ -70,6 +72,7 @@ pub use sessions::{
     ActiveSession, CookieCredential, INVALID_CREDENTIALS, LoadedSession, LoginOutcome,
     SessionError, SessionView, decode_cookie_credential,
 };
+pub use tokens::{TokenCreation, TokenView};
 
 use crate::email::EmailPolicy;
 use crate::guard::{Access, FreshLogin, RouteGuard};
@@ -192,6 +195,8 @@ struct Inner {
     username_log_key: Signer,
     cache: SessionCache,
     activity: activity::PendingActivity,
+    /// API tokens' last uses waiting to be written.
+    token_uses: activity::PendingActivity<OffsetDateTime>,
     outbox: Arc<dyn Outbox>,
     sealer: crate::keys::Sealer,
     webauthn: Option<webauthn_rs::Webauthn>,
@@ -248,6 +253,7 @@ impl AuthService {
             username_log_key,
             cache,
             activity: activity::PendingActivity::default(),
+            token_uses: activity::PendingActivity::default(),
             outbox,
             sealer,
             webauthn,

@@ -161,7 +161,8 @@ pub(crate) async fn login_second_factor(
     }
 }
 
-/// `POST /logout` → 204, the session ended (also when there was none).
+/// `POST /logout` → 204, the session ended (also when there was none); with an API token,
+/// that token is revoked.
 pub(crate) async fn logout(context: RequestContext) -> Result<Response, Problem> {
     if let Some(session) = context.session() {
         context
@@ -192,6 +193,13 @@ pub(crate) async fn reauthenticate(
     ApiUser(session, context): ApiUser,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<Response, Problem> {
+    if session.is_api_token() {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "An API token cannot re-authenticate: confirm the password in a logged-in session.",
+        ));
+    }
     let mut missing = FieldErrors::new();
     let password = SecretString::new(required(&mut missing, "password", body.password));
     if !missing.is_empty() {

@@ -8,6 +8,7 @@ pub(crate) mod json;
 pub(crate) mod passkeys;
 pub(crate) mod problem;
 pub(crate) mod sessions;
+pub(crate) mod tokens;
 
 use crate::state::AppState;
 use axum::Router;
@@ -29,6 +30,8 @@ pub(crate) fn routes(email: bool) -> Router<AppState> {
             get(sessions::list).delete(sessions::end_others),
         )
         .route("/sessions/{id}", delete(sessions::end_one))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", delete(tokens::revoke))
         .route("/passkeys", get(passkeys::list))
         .route(
             "/passkeys/{id}",
