@@ -87,7 +87,7 @@ pub use session::{
 pub use session_cache::SessionCache;
 pub use store::{
     AuthStore, EmailStore, PasskeyRecord, SecondFactorStore, SecondFactors, SessionStore,
-    StoreError, User, UserCredentials, UserId, UserStore,
+    StoreError, StoreErrorCounts, User, UserCredentials, UserId, UserStore,
 };
 pub use throttle::{
     FailureCount, FailureCounterStore, LoginThrottle, RetryAfter, ThrottleKey, ThrottleScope,
