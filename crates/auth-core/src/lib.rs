@@ -23,6 +23,8 @@
 //! - [`service`]: the use cases ([`AuthService`]): register, log in, log out, re-authenticate,
 //!   change or reset a password, end sessions, delete and import users, purge; written once
 //!   for the HTML pages, the JSON API and the command line.
+//! - [`observe`]: the [`Observer`](observe::Observer) the service and the hasher tell what
+//!   they decide (logins, registrations, throttled attempts, hashing waits), for metrics.
 //! - [`secret`]: wrappers whose `Debug`/`Display` never show the secret.
 //! - `testing` (feature `testing`): the conformance suite every store runs.
 //!
@@ -62,6 +64,7 @@ pub mod guard;
 pub mod hasher;
 pub mod keys;
 pub mod mail;
+pub mod observe;
 pub mod password_policy;
 pub mod secret;
 pub mod service;
@@ -91,7 +94,7 @@ pub use session::{
 pub use session_cache::SessionCache;
 pub use store::{
     ApiTokenStore, AuthStore, EmailStore, PasskeyRecord, SecondFactorStore, SecondFactors,
-    SessionStore, StoreError, User, UserCredentials, UserId, UserStore,
+    SessionStore, StoreError, StoreErrorCounts, User, UserCredentials, UserId, UserStore,
 };
 pub use throttle::{
     FailureCount, FailureCounterStore, LoginThrottle, RetryAfter, ThrottleKey, ThrottleScope,

@@ -619,6 +619,21 @@ pub trait AuthStore:
         drop(cache);
         None
     }
+
+    /// How many database errors this store has met since it was opened, by kind, for
+    /// metrics; `None` when the store does not count them (the default).
+    fn error_counts(&self) -> Option<StoreErrorCounts> {
+        None
+    }
+}
+
+/// What [`AuthStore::error_counts`] reports: database errors since the store was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreErrorCounts {
+    /// [`StoreError::Unavailable`]: the database could not be reached, was locked, timed out.
+    pub unavailable: u64,
+    /// [`StoreError::Database`]: anything else the database reported.
+    pub failed: u64,
 }
 
 /// What [`AuthStore::change_password`] did.

@@ -79,6 +79,31 @@ pub enum ThrottleScope {
 }
 
 impl ThrottleScope {
+    /// Every scope, for an exporter that shows each from the start.
+    pub const ALL: [Self; 7] = [
+        Self::UserAndAddress,
+        Self::Account,
+        Self::Address,
+        Self::Registration,
+        Self::ResetFromAddress,
+        Self::ResetForAccount,
+        Self::TokenGuesses,
+    ];
+
+    /// The name of the limit, for metrics: `user_and_address`, `account`, `address`,
+    /// `registration`, `reset_from_address`, `reset_for_account`, `token_guesses`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserAndAddress => "user_and_address",
+            Self::Account => "account",
+            Self::Address => "address",
+            Self::Registration => "registration",
+            Self::ResetFromAddress => "reset_from_address",
+            Self::ResetForAccount => "reset_for_account",
+            Self::TokenGuesses => "token_guesses",
+        }
+    }
+
     /// The prefix of stored keys of this scope, so keys of different scopes never collide.
     fn prefix(self) -> &'static str {
         match self {
@@ -409,23 +434,31 @@ impl LoginThrottle {
         counts: &[Option<FailureCount>],
         now: OffsetDateTime,
     ) -> Result<(), RetryAfter> {
-        let blocked_until = keys
+        match self.refusal(keys, counts, now) {
+            None => Ok(()),
+            Some((_, wait)) => Err(wait),
+        }
+    }
+
+    /// [`decide`](Self::decide)'s refusal with the scope of the limit that makes the wait (the
+    /// blocking window that ends last), for metrics; `None` when the attempt may go ahead.
+    pub fn refusal(
+        &self,
+        keys: &[ThrottleKey],
+        counts: &[Option<FailureCount>],
+        now: OffsetDateTime,
+    ) -> Option<(ThrottleScope, RetryAfter)> {
+        let (until, scope) = keys
             .iter()
             .zip(counts)
             .filter_map(|(key, count)| {
                 let count = count.as_ref()?;
                 let limit = self.limit(key.scope());
                 (limit > 0 && count.count >= limit && count.is_live(now))
-                    .then_some(count.window_ends_at)
+                    .then_some((count.window_ends_at, key.scope()))
             })
-            .max();
-        match blocked_until {
-            None => Ok(()),
-            Some(until) => {
-                let wait = (until - now).unsigned_abs();
-                Err(RetryAfter(wait))
-            }
-        }
+            .max_by_key(|(until, _)| *until)?;
+        Some((scope, RetryAfter((until - now).unsigned_abs())))
     }
 }
 
@@ -508,6 +541,12 @@ mod tests {
             p.decide(&keys, &counts, at(0)),
             Err(RetryAfter(Duration::from_secs(700)))
         );
+        // The address limit makes the wait, so it is the one named.
+        assert_eq!(
+            p.refusal(&keys, &counts, at(0)),
+            Some((ThrottleScope::Address, RetryAfter(Duration::from_secs(700))))
+        );
+        assert_eq!(p.refusal(&keys, &[None, None, None], at(0)), None);
     }
 
     #[test]

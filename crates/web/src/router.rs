@@ -1,8 +1,9 @@
 //! The router: Wristband's routes where the application mounted them, the application's own
 //! routes, and the layers every request passes through.
 //!
-//! Outermost first: tracing span → security headers → error-page rendering → body limit →
-//! cross-site refusal → browser context (session, CSRF, flashes) → handler. Static files skip
+//! Outermost first: tracing span → request latency (with `metrics.bind` set) → security
+//! headers → error-page rendering → body limit → cross-site refusal → browser context
+//! (session, CSRF, flashes) → handler. Static files skip
 //! the browser context: they need no session.
 
 use crate::error_pages::render_error_pages;
@@ -164,6 +165,13 @@ pub(crate) fn router(state: &AppState, app: Router) -> Router {
         router = router.layer(header_layer(
             header::STRICT_TRANSPORT_SECURITY,
             "max-age=31536000; includeSubDomains",
+        ));
+    }
+    if let Some(metrics) = &state.metrics {
+        // Outside every layer of Wristband's own, so it times all of it; inside tracing.
+        router = router.layer(from_fn_with_state(
+            metrics.recorder.clone(),
+            crate::metrics::record_request,
         ));
     }
     router.layer(

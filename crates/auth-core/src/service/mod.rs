@@ -79,6 +79,7 @@ use crate::guard::{Access, FreshLogin, RouteGuard};
 use crate::hasher::{Argon2Hasher, HasherStats};
 use crate::keys::{KeyRing, Signer};
 use crate::mail::{LogOutbox, Outbox};
+use crate::observe::{LoginMethod, NoObserver, Observer, Outcome};
 use crate::password_policy::PasswordPolicy;
 use crate::session::SessionTimeouts;
 use crate::session_cache::SessionCache;
@@ -200,6 +201,7 @@ struct Inner {
     outbox: Arc<dyn Outbox>,
     sealer: crate::keys::Sealer,
     webauthn: Option<webauthn_rs::Webauthn>,
+    observer: Arc<dyn Observer>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -225,6 +227,19 @@ impl AuthService {
         hasher: Argon2Hasher,
         settings: ServiceSettings,
         outbox: Arc<dyn Outbox>,
+    ) -> Self {
+        Self::observed(store, hasher, settings, outbox, Arc::new(NoObserver))
+    }
+
+    /// [`with_outbox`](Self::with_outbox), reporting logins, registrations and throttled
+    /// attempts to `observer` as they are decided (metrics; see [`crate::observe`]). Give the
+    /// same observer to the hasher ([`Argon2Hasher::start_observed`]) for its queue's waits.
+    pub fn observed(
+        store: Arc<dyn AuthStore>,
+        hasher: Argon2Hasher,
+        settings: ServiceSettings,
+        outbox: Arc<dyn Outbox>,
+        observer: Arc<dyn Observer>,
     ) -> Self {
         let username_log_key = settings
             .username_log_key
@@ -257,7 +272,31 @@ impl AuthService {
             outbox,
             sealer,
             webauthn,
+            observer,
         }))
+    }
+
+    /// Who is told what the use cases decide.
+    pub(crate) fn observer(&self) -> &dyn Observer {
+        self.0.observer.as_ref()
+    }
+
+    /// Reports a login step's `result` (its outcome as `outcome` names it, or its error) to
+    /// the observer, and hands it back. A passkey step while passkeys are off is no login
+    /// attempt and is not reported.
+    fn report_login<T>(
+        &self,
+        method: LoginMethod,
+        result: Result<T, ServiceError>,
+        outcome: impl FnOnce(&T) -> Outcome,
+    ) -> Result<T, ServiceError> {
+        let observed = match &result {
+            Ok(value) => outcome(value),
+            Err(ServiceError::PasskeysOff) => return result,
+            Err(error) => Outcome::of_error(error),
+        };
+        self.0.observer.login(method, observed);
+        result
     }
 
     /// Starts following the store's changes from other processes into the session cache (see

@@ -8,6 +8,7 @@
 //! are an outcome ([`PasskeyOutcome::Refused`]), never an error.
 
 use super::{ActiveSession, AuthService, Client, SecondFactorOutcome, ServiceError};
+use crate::observe::{LoginMethod, Outcome};
 use crate::session::SessionId;
 use crate::store::{PasskeyRecord, User, UserId};
 use std::time::Duration;
@@ -279,6 +280,22 @@ impl AuthService {
         client: &Client,
         replacing: Option<&ActiveSession>,
     ) -> Result<PasskeyOutcome<Box<ActiveSession>>, ServiceError> {
+        let result = self
+            .passkey_login(ceremony, credential, client, replacing)
+            .await;
+        self.report_login(LoginMethod::Passkey, result, |outcome| match outcome {
+            PasskeyOutcome::Done(_) => Outcome::Success,
+            PasskeyOutcome::Refused => Outcome::InvalidCredentials,
+        })
+    }
+
+    async fn passkey_login(
+        &self,
+        ceremony: &str,
+        credential: serde_json::Value,
+        client: &Client,
+        replacing: Option<&ActiveSession>,
+    ) -> Result<PasskeyOutcome<Box<ActiveSession>>, ServiceError> {
         let webauthn = self.webauthn()?;
         let Some((_, state)) = self
             .take_ceremony::<DiscoverableAuthentication>(ceremony, LOGIN)
@@ -366,6 +383,20 @@ impl AuthService {
     /// Finishes a passkey as the second factor: a new session, as
     /// [`complete_second_factor`](Self::complete_second_factor) does for codes.
     pub async fn finish_passkey_second_factor(
+        &self,
+        pending: &super::PendingLogin,
+        ceremony: &str,
+        credential: serde_json::Value,
+        client: &Client,
+        replacing: Option<&ActiveSession>,
+    ) -> Result<SecondFactorOutcome, ServiceError> {
+        let result = self
+            .passkey_second_factor(pending, ceremony, credential, client, replacing)
+            .await;
+        self.report_second_factor(result)
+    }
+
+    async fn passkey_second_factor(
         &self,
         pending: &super::PendingLogin,
         ceremony: &str,

@@ -12,6 +12,7 @@
 //! The credential is opaque to callers: they sign it, send it, and hand it back.
 
 use super::{AuthService, Client, ServiceError, SessionStorage};
+use crate::observe::{LoginMethod, Outcome};
 use crate::session::{NewSession, SessionDeadlines, SessionId, SessionToken, TokenDigest};
 use crate::session_cache::{CachedSession, SessionKey};
 use crate::store::User;
@@ -371,6 +372,24 @@ impl AuthService {
     /// the same hashing work for unknown users), then a new session, ending `replacing` (the
     /// browser's previous session, if any: a new session id at every login).
     pub async fn log_in(
+        &self,
+        username: &str,
+        password: &crate::SecretString,
+        remember: bool,
+        client: &Client,
+        replacing: Option<&ActiveSession>,
+    ) -> Result<LoginOutcome, ServiceError> {
+        let result = self
+            .password_login(username, password, remember, client, replacing)
+            .await;
+        self.report_login(LoginMethod::Password, result, |outcome| match outcome {
+            LoginOutcome::LoggedIn(_) => Outcome::Success,
+            LoginOutcome::InvalidCredentials => Outcome::InvalidCredentials,
+            LoginOutcome::SecondFactorRequired { .. } => Outcome::SecondFactorRequired,
+        })
+    }
+
+    async fn password_login(
         &self,
         username: &str,
         password: &crate::SecretString,

@@ -243,6 +243,7 @@ impl AuthService {
                 Ok(None)
             }
             Err(wait) => {
+                self.observer().throttled(key.scope());
                 tracing::info!(event = "api_token.throttled", client = %client.address_field(), retry_after_seconds = wait.seconds(), "unknown API token refused: too many from this address");
                 Err(ServiceError::Throttled {
                     retry_after_seconds: wait.seconds(),
