@@ -83,6 +83,10 @@ impl AuthService {
         if !self.is_fresh(session, now) {
             return Ok(TokenCreation::NotFresh);
         }
+        // Whole milliseconds, as the store keeps them: the answer shows what the list will.
+        let now = now
+            .replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+            .unwrap_or(now);
         let mut errors = FieldErrors::new();
         let name = api_token::parse_name(name)
             .map_err(|error| errors.insert("name", error.to_string()))
