@@ -4,19 +4,40 @@ use super::json::ApiUser;
 use super::problem::Problem;
 use crate::error::AppError;
 use crate::request::RequestContext;
-use crate::session_view::session_json;
+use crate::session_view::{SessionJson, session_json};
 use auth_core::service::SessionEnd;
 use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
+/// `GET /sessions`'s body.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SessionList)]
+pub(crate) struct SessionList {
+    /// The caller's live sessions (with store `cookie`: only the current one).
+    sessions: Vec<SessionJson>,
+}
+
+/// List the caller's sessions.
+///
 /// `GET /sessions` → `{"sessions": [{id, created_at, last_seen_at, user_agent, current}]}`.
-pub(crate) async fn list(
-    ApiUser(session, context): ApiUser,
-) -> Result<Json<serde_json::Value>, Problem> {
-    let sessions: Vec<serde_json::Value> = context
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    tag = "sessions",
+    operation_id = "listSessions",
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's sessions.", body = SessionList),
+        (status = 401, description = "Not logged in."),
+    )
+)]
+pub(crate) async fn list(ApiUser(session, context): ApiUser) -> Result<Json<SessionList>, Problem> {
+    let sessions = context
         .state()
         .service
         .list_sessions(&session, OffsetDateTime::now_utc())
@@ -24,7 +45,7 @@ pub(crate) async fn list(
         .iter()
         .map(session_json)
         .collect();
-    Ok(Json(serde_json::json!({ "sessions": sessions })))
+    Ok(Json(SessionList { sessions }))
 }
 
 pub(crate) fn require_fresh(context: &RequestContext) -> Result<(), Problem> {
@@ -35,8 +56,24 @@ pub(crate) fn require_fresh(context: &RequestContext) -> Result<(), Problem> {
     }
 }
 
+/// End one of the caller's sessions.
+///
 /// `DELETE /sessions/{id}` → 204; 404 for an id that is not the caller's; 403 without a
 /// recent login.
+#[utoipa::path(
+    delete,
+    path = "/sessions/{id}",
+    tag = "sessions",
+    operation_id = "endSession",
+    params(("id" = String, Path, description = "The session's public id, as `GET …/sessions` lists it.")),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "The session ended (when it was this one, its cookie is cleared)."),
+        (status = 401, description = "Not logged in."),
+        (status = 403, description = "The login is not recent: `POST …/reauthenticate` first (`reauthentication-required`)."),
+        (status = 404, description = "The caller has no session with that id."),
+    )
+)]
 pub(crate) async fn end_one(
     ApiUser(session, context): ApiUser,
     Path(id): Path<String>,
@@ -57,8 +94,22 @@ pub(crate) async fn end_one(
     }
 }
 
+/// End every other session of the caller.
+///
 /// `DELETE /sessions` → 204, every other session of the caller ended; 403 without a recent
 /// login.
+#[utoipa::path(
+    delete,
+    path = "/sessions",
+    tag = "sessions",
+    operation_id = "endOtherSessions",
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Every other session of the caller ended; this one goes on."),
+        (status = 401, description = "Not logged in."),
+        (status = 403, description = "The login is not recent: `POST …/reauthenticate` first (`reauthentication-required`)."),
+    )
+)]
 pub(crate) async fn end_others(ApiUser(session, context): ApiUser) -> Result<Response, Problem> {
     require_fresh(&context)?;
     let ended = context
