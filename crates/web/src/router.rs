@@ -14,7 +14,7 @@ use crate::{api, cors, health, pages, static_files};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -123,10 +123,7 @@ pub(crate) fn router(state: &AppState, app: Router) -> Router {
         wristband = wristband.merge(pages(prefix, email, mounts.api.is_some()));
     }
     if let Some(prefix) = &mounts.api {
-        let mut api = Router::new().nest(
-            prefix,
-            api::routes(email).layer(from_fn(api::json::require_json_bodies)),
-        );
+        let mut api = api::router(prefix, email, &state.cookies);
         if let Some(cors) = cors::layer(state) {
             api = api.layer(cors).layer(from_fn_with_state(
                 state.clone(),

@@ -122,6 +122,11 @@ impl AuthService {
         id: &str,
         purpose: &str,
     ) -> Result<Option<(Option<UserId>, S)>, ServiceError> {
+        // Ceremony ids are minted like session ids: anything else is no ceremony of ours, and
+        // never reaches a query (PostgreSQL refuses a text with NUL in it, as a 500).
+        if SessionId::parse(id).is_none() {
+            return Ok(None);
+        }
         let Some((user_id, state)) = self
             .store()
             .take_ceremony(id, purpose, OffsetDateTime::now_utc())
@@ -240,6 +245,9 @@ impl AuthService {
         id: &str,
         name: &str,
     ) -> Result<bool, ServiceError> {
+        if SessionId::parse(id).is_none() {
+            return Ok(false);
+        }
         Ok(self
             .store()
             .rename_passkey(session.user.id, id, &clean_name(name))
@@ -255,7 +263,8 @@ impl AuthService {
         client: &Client,
     ) -> Result<bool, ServiceError> {
         let user = &session.user;
-        if !self.store().remove_passkey(user.id, id).await? {
+        // Passkey ids are minted like session ids; see `take_ceremony`.
+        if SessionId::parse(id).is_none() || !self.store().remove_passkey(user.id, id).await? {
             return Ok(false);
         }
         tracing::info!(event = "second_factor.passkey.removed", user_id = %user.id, client = %client.address_field(), passkey_id = %id, "passkey removed");

@@ -21,7 +21,7 @@ pub(crate) async fn account_page(
     errors: &FieldErrors,
 ) -> Result<Response, AppError> {
     let service = &context.state().service;
-    let sessions: Vec<serde_json::Value> = service
+    let sessions: Vec<_> = service
         .list_sessions(session, OffsetDateTime::now_utc())
         .await?
         .iter()

@@ -49,7 +49,7 @@ async fn tokens_page(
     errors: &FieldErrors,
     new_token: Option<(String, String)>,
 ) -> Result<Response, AppError> {
-    let tokens: Vec<serde_json::Value> = context
+    let tokens: Vec<_> = context
         .state()
         .service
         .list_api_tokens(session, OffsetDateTime::now_utc())
