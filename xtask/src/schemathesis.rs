@@ -13,7 +13,8 @@
 //!    derandomised, at most [`MAX_EXAMPLES`] test cases per operation and phase, with the
 //!    checks in [`CHECKS`] — once anonymous (with made-up session cookies and bearer tokens),
 //!    then logged in: a user registered and logged in through the API, whose session cookie
-//!    goes with every request as an extra header (`Pass::headers`); the operations that can
+//!    goes with every request as an extra header (`Pass::headers`); then with an API token
+//!    of that user (`Authorization: Bearer`, made from a fresh login); the operations that can
 //!    end that session ([`SESSION_ENDING`]) run last, with a session of their own.
 //!
 //! SQLite runs with sessions in the database, PostgreSQL with sessions in the cookie, so both
@@ -22,9 +23,6 @@
 //! A failed check, an invalid document, or a server that does not come up fails the store's
 //! step; schemathesis' output is shown as it runs, and its counts become the step's note.
 //! Arguments after `cargo xtask schemathesis --` go to every `schemathesis run`.
-//!
-//! Authenticating otherwise (an API token, say) is one more [`Pass`]: obtain the credential in
-//! [`passes`] as [`session_cookie`] does, and pass it as a header (`Authorization: Bearer …`).
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -373,7 +371,7 @@ enum Operations {
 const SESSION_ENDING: &[&str] = &["logout", "endSession", "endOtherSessions"];
 
 /// The passes over one server: anonymous; logged in, without the operations that end the
-/// session; then those alone, with a session of their own. The logins come first, before the
+/// session; with an API token, likewise; then those alone, with a session of their own. The logins come first, before the
 /// anonymous pass's failures could count against them.
 fn passes(server: &Server) -> Result<Vec<Pass>> {
     let logged_in = Pass {
@@ -388,13 +386,49 @@ fn passes(server: &Server) -> Result<Vec<Pass>> {
         operations: Operations::Only(SESSION_ENDING),
         made_up_credentials: false,
     };
+    let with_token = Pass {
+        name: "with an API token",
+        headers: vec![api_token(server)?],
+        operations: Operations::AllBut(TOKEN_ENDING),
+        made_up_credentials: false,
+    };
     let anonymous = Pass {
         name: "anonymous",
         headers: Vec::new(),
         operations: Operations::All,
         made_up_credentials: true,
     };
-    Ok(vec![anonymous, logged_in, ending])
+    Ok(vec![anonymous, logged_in, with_token, ending])
+}
+
+/// What the token pass leaves out: what would end the token it runs with (a logout with a
+/// token revokes it), and the sessions the last pass ends.
+const TOKEN_ENDING: &[&str] = &["logout", "endSession", "endOtherSessions", "revokeApiToken"];
+
+/// `Authorization: Bearer …` with a new API token of the fuzzer's user, made from a fresh
+/// login (the user the logged-in pass registered).
+fn api_token(server: &Server) -> Result<String> {
+    let cookie = session_cookie(server, false)?;
+    let made = http(
+        server.address,
+        "POST",
+        &format!("{API}/tokens"),
+        Some(r#"{"name":"schemathesis"}"#),
+        &[&cookie],
+    )?;
+    let token: Option<String> = made.body.find("wbt_").map(|start| {
+        made.body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+            .collect()
+    });
+    match (made.status, token) {
+        (201, Some(token)) => Ok(format!("Authorization: Bearer {token}")),
+        _ => Err(Failure::Error(format!(
+            "making the fuzzer's API token answered {}: {}",
+            made.status, made.body
+        ))),
+    }
 }
 
 /// `Cookie: …` with a new session of the fuzzer's user, registered first when `register`.
@@ -406,6 +440,7 @@ fn session_cookie(server: &Server, register: bool) -> Result<String> {
             "POST",
             &format!("{API}/register"),
             Some(&credentials),
+            &[],
         )?;
         if registered.status != 201 {
             return Err(Failure::Error(format!(
@@ -419,6 +454,7 @@ fn session_cookie(server: &Server, register: bool) -> Result<String> {
         "POST",
         &format!("{API}/login"),
         Some(&credentials),
+        &[],
     )?;
     let cookie = login
         .headers
@@ -719,7 +755,7 @@ impl Server {
             if self.child.try_wait().ok().flatten().is_some() {
                 return Ok(false);
             }
-            if http(self.address, "GET", "/healthz", None).is_ok_and(|r| r.status == 200) {
+            if http(self.address, "GET", "/healthz", None, &[]).is_ok_and(|r| r.status == 200) {
                 return Ok(true);
             }
             thread::sleep(Duration::from_millis(100));
@@ -766,7 +802,13 @@ struct Answer {
 
 /// One HTTP/1.1 request over a fresh connection (`Connection: close`), with a JSON body when
 /// given; enough for the health check and the fuzzer's login.
-fn http(address: SocketAddr, method: &str, path: &str, json: Option<&str>) -> Result<Answer> {
+fn http(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+    headers: &[&str],
+) -> Result<Answer> {
     let failed = |e: std::io::Error| Failure::Error(format!("{method} {path}: {e}"));
     let mut stream =
         TcpStream::connect_timeout(&address, Duration::from_secs(5)).map_err(failed)?;
@@ -775,6 +817,10 @@ fn http(address: SocketAddr, method: &str, path: &str, json: Option<&str>) -> Re
         .map_err(failed)?;
     let mut request =
         format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for header in headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
     if let Some(json) = json {
         request.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",

@@ -97,8 +97,7 @@ pub(crate) async fn end_one(
 }
 
 /// What `DELETE /sessions` takes in its query.
-#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
-#[serde(default)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct EndOthersQuery {
     /// `1` (or `true`): end the caller's API tokens too; `0` (or `false`, the default): keep

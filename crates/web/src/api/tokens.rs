@@ -15,8 +15,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 /// Body of `POST /tokens`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(default)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = NewApiToken)]
 pub(crate) struct CreateBody {
     /// What the token is for: 1 to 64 characters, no control characters (trimmed).
