@@ -3,7 +3,9 @@
 //! - `test`: the whole test suite, against SQLite and a PostgreSQL cluster that it starts itself
 //!   unless `WRISTBAND_TEST_POSTGRES_URL` names one;
 //! - `ci`: what `.ci/run` runs: formatting, clippy and rustdoc with warnings denied, `test`,
-//!   then `bench --quick`;
+//!   `schemathesis`, then `bench --quick`;
+//! - `schemathesis`: the API's OpenAPI document validated, and a live server fuzzed against it
+//!   with schemathesis, on SQLite and PostgreSQL;
 //! - `smtp-check`: makes sure the tests' SMTP server (Python's aiosmtpd) is installed, as
 //!   `test` does first;
 //! - `chromium-check`: makes sure the tests' browser (Chromium) is installed and runs headless,
@@ -25,6 +27,7 @@ mod fuzz;
 mod interrupt;
 mod postgres;
 mod process;
+mod schemathesis;
 mod smtp;
 mod summary;
 mod tasks;
@@ -46,8 +49,20 @@ Tasks:
                   First installs the tests' SMTP server, Python's aiosmtpd, and browser,
                   Chromium, when missing (see smtp-check and chromium-check).
   ci              What CI runs (`.ci/run`): `cargo fmt --check`, clippy and rustdoc with
-                  warnings denied, `test`, then `bench -- --quick`. Stops at the first
-                  failing step.
+                  warnings denied, `test`, `schemathesis` (on the tests' PostgreSQL), then
+                  `bench -- --quick`. Stops at the first failing step.
+  schemathesis [-- ARGS]
+                  Check the API against its OpenAPI document: in a virtualenv in
+                  target/schemathesis/venv (made with `python3 -m venv`, python3-venv
+                  installed with apt-get when missing), install schemathesis==4.32.5 and
+                  openapi-spec-validator==0.9.0; then for SQLite and for PostgreSQL start
+                  `wristband serve` on a fresh database (cheap Argon2, from a scratch folder
+                  target/schemathesis/<store>), validate GET /api/v1/openapi.json as
+                  OpenAPI 3.1, and run schemathesis against it (examples, coverage and
+                  fuzzing phases, derandomised, 100 cases per operation; checks: no 5xx,
+                  status codes, content types, headers and bodies as documented), once
+                  anonymous and once logged in. Fails on any failed check. ARGS go to every
+                  `schemathesis run` (e.g. `-- --max-examples 500`). About two minutes.
   smtp-check      Check that python3 can import aiosmtpd (the SMTP server every mail test
                   starts); when not, install aiosmtpd==1.4.6 with pip (and pip itself with
                   ensurepip or apt-get when python3 has none).
@@ -94,6 +109,8 @@ enum Task {
     SmtpCheck,
     /// `chromium-check`.
     ChromiumCheck,
+    /// `schemathesis`, with the arguments for `schemathesis run`.
+    Schemathesis(Vec<OsString>),
     /// `bench`, with the arguments for `wristband-bench`.
     Bench(Vec<OsString>),
     /// `fuzz`, with its plan.
@@ -123,6 +140,7 @@ fn parse(args: Vec<OsString>) -> Result<Task, String> {
     match task.to_str() {
         Some("test") => Ok(Task::Test(passed_on(rest))),
         Some("bench") => Ok(Task::Bench(passed_on(rest))),
+        Some("schemathesis") => Ok(Task::Schemathesis(passed_on(rest))),
         Some("fuzz") => {
             let words: Vec<String> = passed_on(rest)
                 .iter()
@@ -158,6 +176,9 @@ fn main() -> ExitCode {
         Task::SmtpCheck => tasks::smtp_check(),
         Task::ChromiumCheck => tasks::chromium_check(),
         Task::Bench(extra) => interrupt::install_exit_handler().and_then(|()| tasks::bench(&extra)),
+        Task::Schemathesis(extra) => {
+            interrupt::install_exit_handler().and_then(|()| tasks::schemathesis(&extra))
+        }
         Task::Fuzz(plan) => fuzz::run(&plan),
     };
     match result {
@@ -187,6 +208,10 @@ mod tests {
         assert_eq!(parse(args(&["chromium-check"])), Ok(Task::ChromiumCheck));
         assert_eq!(parse(args(&["--help"])), Ok(Task::Help));
         assert_eq!(parse(args(&["test"])), Ok(Task::Test(vec![])));
+        assert_eq!(
+            parse(args(&["schemathesis", "--", "--max-examples", "5"])),
+            Ok(Task::Schemathesis(args(&["--max-examples", "5"])))
+        );
     }
 
     #[test]

@@ -30,6 +30,22 @@ pub fn succeeds(command: &mut Command) -> bool {
         .is_ok_and(|status| status.success())
 }
 
+/// Runs `apt-get ARGS` with its output shown; `false` when it failed or there is no apt-get.
+pub fn apt_get(args: &[&str]) -> Result<bool> {
+    let status = Command::new("apt-get")
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdin(Stdio::null())
+        .status();
+    match status {
+        Ok(status) => Ok(interrupt::check(status)?.success()),
+        Err(error) => {
+            eprintln!("xtask: cannot run apt-get: {error}");
+            Ok(false)
+        }
+    }
+}
+
 fn spawn_error(command: &Command, error: &std::io::Error) -> Failure {
     Failure::Error(format!("cannot run `{}`: {error}", describe(command)))
 }

@@ -5,6 +5,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::error::{Failure, Result};
 use crate::interrupt;
+use crate::process::apt_get;
 
 /// What pip installs: the release the harness is written against.
 const REQUIREMENT: &str = "aiosmtpd==1.4.6";
@@ -124,22 +125,6 @@ fn python(args: &[&str]) -> Result<Output> {
         })?;
     interrupt::check(output.status)?;
     Ok(output)
-}
-
-/// Runs `apt-get ARGS` with its output shown; `false` when it failed or there is no apt-get.
-fn apt_get(args: &[&str]) -> Result<bool> {
-    let status = Command::new("apt-get")
-        .args(args)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdin(Stdio::null())
-        .status();
-    match status {
-        Ok(status) => Ok(interrupt::check(status)?.success()),
-        Err(error) => {
-            eprintln!("xtask: cannot run apt-get: {error}");
-            Ok(false)
-        }
-    }
 }
 
 /// Shows a failed command's captured output.

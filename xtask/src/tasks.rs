@@ -1,4 +1,5 @@
-//! The tasks themselves: `test`, `ci`, `pg`, `bench`, `smtp-check` and `chromium-check`.
+//! The tasks themselves: `test`, `ci`, `pg`, `bench`, `schemathesis`, `smtp-check` and
+//! `chromium-check`.
 
 use std::env;
 use std::ffi::{OsStr, OsString};
@@ -13,6 +14,7 @@ use crate::error::{Failure, Result};
 use crate::interrupt;
 use crate::postgres::{self, TEST_URL_VAR};
 use crate::process;
+use crate::schemathesis;
 use crate::smtp;
 use crate::summary::Summary;
 
@@ -23,10 +25,11 @@ pub fn test(extra: &[OsString]) -> Result {
     conclude(&summary, outcome)
 }
 
-/// `cargo xtask ci`: fmt, clippy and rustdoc with warnings denied, then `test`; stops at the
-/// first failing step. Installs nothing but the tests' SMTP server (Python's aiosmtpd, with pip)
-/// and browser (Chromium, with apt-get): any other missing tool is a failure that says what to
-/// install.
+/// `cargo xtask ci`: fmt, clippy and rustdoc with warnings denied, then `test`, then
+/// `schemathesis` on the same PostgreSQL; stops at the first failing step. Installs nothing but
+/// the tests' SMTP server (Python's aiosmtpd, with pip), browser (Chromium, with apt-get) and
+/// the fuzzer's virtualenv (schemathesis, with pip): any other missing tool is a failure that
+/// says what to install.
 pub fn ci() -> Result {
     let mut summary = Summary::new("ci");
     let outcome = ci_steps(&mut summary);
@@ -36,6 +39,78 @@ pub fn ci() -> Result {
         eprintln!("\nci: step `{step}` failed; the steps after it did not run");
     }
     conclude(&summary, outcome)
+}
+
+/// `cargo xtask schemathesis`: the OpenAPI document validated and a live server fuzzed
+/// against it, on SQLite and on PostgreSQL (see [`crate::schemathesis`]); `extra` goes to every
+/// `schemathesis run`.
+pub fn schemathesis(extra: &[OsString]) -> Result {
+    let mut summary = Summary::new("schemathesis");
+    let outcome = schemathesis_task_steps(extra, &mut summary);
+    conclude(&summary, outcome)
+}
+
+fn schemathesis_task_steps(extra: &[OsString], summary: &mut Summary) -> Result {
+    let tools = schemathesis_tools_step(summary)?;
+    let binary = wristband_binary_step(summary, false)?;
+    let (url, cluster) = postgres_for_tests(summary)?;
+    schemathesis::steps(summary, &tools, &binary, &url, extra)?;
+    drop(cluster);
+    Ok(())
+}
+
+/// The step's name in summaries.
+const SCHEMATHESIS_TOOLS_STEP: &str = "schemathesis tools";
+
+/// The fuzzer's virtualenv (schemathesis and openapi-spec-validator, pinned), made when
+/// missing.
+fn schemathesis_tools_step(summary: &mut Summary) -> Result<schemathesis::Tools> {
+    println!(
+        "
+==> {SCHEMATHESIS_TOOLS_STEP}: a virtualenv with {}, installed when missing",
+        schemathesis::REQUIREMENTS.join(", ")
+    );
+    let started = Instant::now();
+    let target = target_dir(&cargo::workspace_root(), env::var_os("CARGO_TARGET_DIR"));
+    match schemathesis::ensure_tools(&target) {
+        Ok((tools, note)) => {
+            summary.record(SCHEMATHESIS_TOOLS_STEP, true, note, started);
+            Ok(tools)
+        }
+        Err(Failure::Error(message)) => {
+            eprintln!("xtask: error: {message}");
+            summary.record(
+                SCHEMATHESIS_TOOLS_STEP,
+                false,
+                "the fuzzer could not be installed (see the error above)",
+                started,
+            );
+            Err(Failure::Failed)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The `wristband` binary the fuzzer runs: alone, `cargo build -p wristband`; in `ci`
+/// (`built_by_tests`), the one the tests have just built and run (`cargo build -p wristband`
+/// would build `web` once more, without the features the tests turn on).
+fn wristband_binary_step(summary: &mut Summary, built_by_tests: bool) -> Result<PathBuf> {
+    let binary = target_dir(&cargo::workspace_root(), env::var_os("CARGO_TARGET_DIR"))
+        .join("debug")
+        .join("wristband");
+    if !built_by_tests {
+        ci_step(
+            summary,
+            "build wristband",
+            &mut cargo(["build", "-p", "wristband"]),
+        )?;
+    } else if !binary.exists() {
+        let note = format!("{} is missing after the tests", binary.display());
+        eprintln!("xtask: {note}");
+        summary.record("wristband binary", false, note, Instant::now());
+        return Err(Failure::Failed);
+    }
+    Ok(binary)
 }
 
 /// `cargo xtask smtp-check`: the `SMTP server (aiosmtpd)` step of `test` alone.
@@ -179,7 +254,14 @@ fn ci_steps(summary: &mut Summary) -> Result {
     );
     ci_step(summary, "doc", &mut doc)?;
 
-    test_steps(&[], summary)?;
+    // The tests' PostgreSQL serves the fuzzing run too, so one cluster starts.
+    test_tool_steps(summary)?;
+    let (url, cluster) = postgres_for_tests(summary)?;
+    test_runs(&[], &url, summary)?;
+    let tools = schemathesis_tools_step(summary)?;
+    let binary = wristband_binary_step(summary, true)?;
+    schemathesis::steps(summary, &tools, &binary, &url, &[])?;
+    drop(cluster);
     bench_smoke_step(summary)
 }
 
@@ -228,17 +310,27 @@ fn require_subcommand(summary: &mut Summary, subcommand: &str, component: &str) 
 }
 
 fn test_steps(extra: &[OsString], summary: &mut Summary) -> Result {
-    // Before the cluster starts: cheap, and a reason not to start one.
-    smtp_step(summary)?;
-    chromium_step(summary)?;
-
+    test_tool_steps(summary)?;
     // Keeps a throw-away cluster alive until the tests are done; dropping it stops it.
     let (url, cluster) = postgres_for_tests(summary)?;
+    test_runs(extra, &url, summary)?;
+    drop(cluster);
+    Ok(())
+}
 
+/// What the tests need installed. Before the cluster starts: cheap, and a reason not to start
+/// one.
+fn test_tool_steps(summary: &mut Summary) -> Result {
+    smtp_step(summary)?;
+    chromium_step(summary)
+}
+
+/// The doc tests, then the other tests, with PostgreSQL at `url`; fails when either did.
+fn test_runs(extra: &[OsString], url: &OsStr, summary: &mut Summary) -> Result {
     // Doc tests first (nextest does not run them, nor does `cargo test --all-targets`), so that
     // the log ends with the main runner's totals.
     let mut doctests = cargo(["test", "--workspace", "--doc"]);
-    doctests.env(TEST_URL_VAR, &url);
+    doctests.env(TEST_URL_VAR, url);
     step(summary, "doctests", &mut doctests)?;
 
     let (name, mut tests) = if cargo::has_subcommand("nextest") {
@@ -259,10 +351,9 @@ fn test_steps(extra: &[OsString], summary: &mut Summary) -> Result {
             cargo(["test", "--workspace", "--all-targets", "--no-fail-fast"]),
         )
     };
-    tests.args(extra).env(TEST_URL_VAR, &url);
+    tests.args(extra).env(TEST_URL_VAR, url);
     step(summary, name, &mut tests)?;
 
-    drop(cluster);
     if summary.failed().is_empty() {
         Ok(())
     } else {

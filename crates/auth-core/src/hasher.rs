@@ -15,6 +15,7 @@
 //! 1 GiB; both only while that verification runs.
 
 use crate::foreign_hash::{self, Parsed, UnsupportedHashFormat};
+use crate::observe::{NoObserver, Observer};
 use crate::password_policy::normalise_password;
 use crate::secret::{PasswordHashString, SecretString};
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
@@ -23,7 +24,7 @@ use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
@@ -208,6 +209,7 @@ pub struct HasherStats {
     verifications: AtomicU64,
     dummy_verifications: AtomicU64,
     rejected_busy: AtomicU64,
+    queued: AtomicU64,
 }
 
 impl HasherStats {
@@ -226,6 +228,10 @@ impl HasherStats {
     /// Requests refused because the queue was full.
     pub fn rejected_busy(&self) -> u64 {
         self.rejected_busy.load(Ordering::Relaxed)
+    }
+    /// Jobs waiting in the queue now, not yet taken by a worker.
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
     }
 }
 
@@ -259,7 +265,8 @@ impl Job {
 /// Argon2id on a bounded pool of worker threads. Cheap to clone; clones share the pool.
 #[derive(Clone)]
 pub struct Argon2Hasher {
-    queue: SyncSender<Job>,
+    /// Each job with the moment it was queued.
+    queue: SyncSender<(Instant, Job)>,
     stats: Arc<HasherStats>,
     /// Same parameters as new hashes, random salt and output: verifying against it costs exactly
     /// what a real mismatch costs.
@@ -275,6 +282,15 @@ impl std::fmt::Debug for Argon2Hasher {
 impl Argon2Hasher {
     /// Starts the worker threads. Fails on invalid parameters or if a thread cannot start.
     pub fn start(config: HasherConfig) -> Result<Self, HashError> {
+        Self::start_observed(config, Arc::new(NoObserver))
+    }
+
+    /// [`start`](Self::start), telling `observer` how long each job waited in the queue
+    /// ([`Observer::hash_waited`], called on the hashing thread).
+    pub fn start_observed(
+        config: HasherConfig,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Self, HashError> {
         let params = config.argon2.params()?;
         let (sender, receiver) = std::sync::mpsc::sync_channel(config.queue);
         let receiver = Arc::new(Mutex::new(receiver));
@@ -283,11 +299,12 @@ impl Argon2Hasher {
             let receiver = Arc::clone(&receiver);
             let params = params.clone();
             let stats = Arc::clone(&stats);
+            let observer = Arc::clone(&observer);
             std::thread::Builder::new()
                 .name(format!("wristband-hash-{index}"))
                 .spawn(move || {
                     apply_priority(config.priority);
-                    worker_loop(&receiver, &params, &stats);
+                    worker_loop(&receiver, &params, &stats, observer.as_ref());
                 })
                 .map_err(|e| HashError::Argon2(format!("cannot start a hashing thread: {e}")))?;
         }
@@ -326,13 +343,18 @@ impl Argon2Hasher {
     }
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
-        // (The answer is awaited with `wait_for`.)
-        self.queue.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => {
-                self.stats.rejected_busy.fetch_add(1, Ordering::Relaxed);
-                HashError::Busy
+        // (The answer is awaited with `wait_for`.) Counted as queued before it is sent, so a
+        // worker that takes it at once never counts below zero.
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        self.queue.try_send((Instant::now(), job)).map_err(|e| {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            match e {
+                TrySendError::Full(_) => {
+                    self.stats.rejected_busy.fetch_add(1, Ordering::Relaxed);
+                    HashError::Busy
+                }
+                TrySendError::Disconnected(_) => HashError::Stopped,
             }
-            TrySendError::Disconnected(_) => HashError::Stopped,
         })
     }
 
@@ -392,7 +414,12 @@ async fn wait_for<T>(answer: oneshot::Receiver<Result<T, HashError>>) -> Result<
     }
 }
 
-fn worker_loop(receiver: &Mutex<Receiver<Job>>, params: &Params, stats: &HasherStats) {
+fn worker_loop(
+    receiver: &Mutex<Receiver<(Instant, Job)>>,
+    params: &Params,
+    stats: &HasherStats,
+    observer: &dyn Observer,
+) {
     // Allocated once per worker and reused: this is what bounds memory under a login storm.
     let mut memory = vec![Block::default(); params.block_count()];
     loop {
@@ -406,6 +433,9 @@ fn worker_loop(receiver: &Mutex<Receiver<Job>>, params: &Params, stats: &HasherS
                 Err(_) => return,
             }
         };
+        let (queued_at, job) = job;
+        stats.queued.fetch_sub(1, Ordering::Relaxed);
+        observer.hash_waited(queued_at.elapsed());
         if job.abandoned() {
             // The caller stopped waiting (its client left, or `HASH_WAIT` passed).
             continue;
@@ -839,5 +869,55 @@ mod tests {
         }
         assert!(busy > 0);
         assert_eq!(hasher.stats().rejected_busy(), busy);
+        assert_eq!(hasher.stats().queued(), 0, "every job was taken or refused");
+    }
+
+    #[tokio::test]
+    async fn the_queue_depth_and_each_wait_are_reported() {
+        #[derive(Default)]
+        struct Waits(Mutex<Vec<Duration>>);
+        impl Observer for Waits {
+            fn hash_waited(&self, waited: Duration) {
+                self.0.lock().unwrap().push(waited);
+            }
+        }
+        let waits = Arc::new(Waits::default());
+        let hasher = Argon2Hasher::start_observed(
+            HasherConfig {
+                argon2: Argon2Settings {
+                    memory_kib: 8 * 1024,
+                    iterations: 3,
+                    parallelism: 1,
+                },
+                workers: 1,
+                queue: 8,
+                ..HasherConfig::default()
+            },
+            waits.clone(),
+        )
+        .unwrap();
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash(&SecretString::new("correct horse")).await })
+            })
+            .collect();
+        // One worker: while it hashes the first, the others wait in the queue.
+        let mut deepest = 0;
+        for _ in 0..200 {
+            deepest = deepest.max(hasher.stats().queued());
+            if deepest >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert!(deepest >= 2, "queue depth seen: {deepest}");
+        assert_eq!(hasher.stats().queued(), 0);
+        let waits = waits.0.lock().unwrap();
+        assert_eq!(waits.len(), 4);
+        assert!(waits.iter().any(|w| *w > Duration::ZERO));
     }
 }

@@ -8,6 +8,8 @@
 //! - [`username`]: NFKC, case-insensitive identity.
 //! - [`session`]: random tokens (the store keeps only their SHA-256), idle/absolute/remember-me
 //!   expiry.
+//! - [`api_token`]: personal API tokens (bearer credentials for non-browser clients), their
+//!   names and lifetimes.
 //! - [`email`]: email addresses, and the single-use tokens of verification and reset links.
 //! - [`mail`]: the [`Letter`]s the use cases send, and the [`Outbox`] they post them to.
 //! - [`store`]: the [`UserStore`], [`SessionStore`], [`EmailStore`] and [`AuthStore`] traits a
@@ -21,6 +23,8 @@
 //! - [`service`]: the use cases ([`AuthService`]): register, log in, log out, re-authenticate,
 //!   change or reset a password, end sessions, delete and import users, purge; written once
 //!   for the HTML pages, the JSON API and the command line.
+//! - [`observe`]: the [`Observer`](observe::Observer) the service and the hasher tell what
+//!   they decide (logins, registrations, throttled attempts, hashing waits), for metrics.
 //! - [`secret`]: wrappers whose `Debug`/`Display` never show the secret.
 //! - `testing` (feature `testing`): the conformance suite every store runs.
 //!
@@ -53,12 +57,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api_token;
 pub mod email;
 pub mod foreign_hash;
 pub mod guard;
 pub mod hasher;
 pub mod keys;
 pub mod mail;
+pub mod observe;
 pub mod password_policy;
 pub mod secret;
 pub mod service;
@@ -72,6 +78,7 @@ pub mod username;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use api_token::{ApiToken, ApiTokenRecord, NewApiToken};
 pub use email::{EmailAddress, EmailError, EmailPolicy, LinkPurpose, LinkRecord, LinkToken};
 pub use hasher::{
     Argon2Hasher, Argon2Settings, HashError, HasherConfig, PasswordHasher, Verification,
@@ -86,8 +93,8 @@ pub use session::{
 };
 pub use session_cache::SessionCache;
 pub use store::{
-    AuthStore, EmailStore, PasskeyRecord, SecondFactorStore, SecondFactors, SessionStore,
-    StoreError, User, UserCredentials, UserId, UserStore,
+    ApiTokenStore, AuthStore, EmailStore, PasskeyRecord, SecondFactorStore, SecondFactors,
+    SessionStore, StoreError, StoreErrorCounts, User, UserCredentials, UserId, UserStore,
 };
 pub use throttle::{
     FailureCount, FailureCounterStore, LoginThrottle, RetryAfter, ThrottleKey, ThrottleScope,

@@ -56,6 +56,11 @@ pub enum LetterKind {
         /// A short description: `"authenticator app added"`, `"passkey removed"`, …
         change: String,
     },
+    /// Notice: a personal API token was created (section 11).
+    ApiTokenCreated {
+        /// The name its user gave it.
+        name: String,
+    },
 }
 
 impl LetterKind {
@@ -69,6 +74,7 @@ impl LetterKind {
             Self::EmailChanged { .. } => "email-changed",
             Self::NewDeviceLogin { .. } => "new-device-login",
             Self::SecondFactorChanged { .. } => "second-factor-changed",
+            Self::ApiTokenCreated { .. } => "api-token-created",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! request is answered from here, without a database call.
 //!
 //! Two bounded [moka](https://docs.rs/moka) caches: sessions (by token digest for database
-//! sessions, by public id for cookie sessions) and users (by id). A session entry holds the
+//! sessions and API tokens, by public id for cookie sessions) and users (by id). A session entry holds the
 //! very user entry it was filled with, and a hit needs that entry to still be the cached one.
 //! So ending every session of a user — a password change, a reset, a deletion, "log out
 //! everywhere" — is one eviction of the user: every session of theirs cached before it misses
@@ -23,6 +23,7 @@
 //! A load that raced an eviction must not put a stale copy back: every fill carries a
 //! ticket taken before the store read, and is undone if any eviction happened meanwhile.
 
+use crate::api_token::ApiTokenRecord;
 use crate::session::{SessionId, SessionRecord, TokenDigest};
 use crate::store::{User, UserId};
 use moka::sync::Cache;
@@ -37,6 +38,8 @@ pub(crate) enum SessionKey {
     Token(TokenDigest),
     /// A cookie-store session, by its public id: cached only while it is not revoked.
     Cookie(SessionId),
+    /// A personal API token, by its secret's digest.
+    ApiToken(TokenDigest),
 }
 
 /// What the cache keeps of a session.
@@ -46,6 +49,8 @@ pub(crate) enum CachedSession {
     Database(SessionRecord),
     /// A cookie-store session known not to be revoked; the rest is in the cookie.
     Cookie(UserId),
+    /// A personal API token's record.
+    ApiToken(ApiTokenRecord),
 }
 
 impl CachedSession {
@@ -53,6 +58,7 @@ impl CachedSession {
         match self {
             Self::Database(record) => record.user_id,
             Self::Cookie(user_id) => *user_id,
+            Self::ApiToken(record) => record.user_id,
         }
     }
 }

@@ -510,10 +510,71 @@ pub trait SecondFactorStore: Send + Sync {
     ) -> Result<Option<(Option<UserId>, String)>, StoreError>;
 }
 
+/// Personal API tokens (SPEC §11), by the SHA-256 of their secret.
+///
+/// Deleting a token, like deleting a session, is announced to other processes' session
+/// caches (the store's change feed), so a revoked token stops working everywhere within the
+/// cache's freshness bound. A user's deletion deletes their tokens.
+#[async_trait]
+pub trait ApiTokenStore: Send + Sync {
+    /// Stores `token` unless its user already holds `max_per_user` live tokens at `now`
+    /// (`false`, nothing written).
+    async fn insert_api_token(
+        &self,
+        token: &crate::api_token::NewApiToken,
+        max_per_user: u64,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// The live token with this digest and its user, in one read; `None` for an unknown or
+    /// expired one.
+    async fn load_api_token(
+        &self,
+        digest: &crate::TokenDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<(crate::api_token::ApiTokenRecord, User)>, StoreError>;
+
+    /// The user's live tokens, newest first.
+    async fn list_api_tokens(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<crate::api_token::ApiTokenRecord>, StoreError>;
+
+    /// Deletes the user's token with public id `id`; `false` when they have none by that id.
+    async fn delete_api_token(
+        &self,
+        user_id: UserId,
+        id: &crate::session::SessionId,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes every token of the user but `except`; how many.
+    async fn delete_api_tokens(
+        &self,
+        user_id: UserId,
+        except: Option<&crate::session::SessionId>,
+    ) -> Result<u64, StoreError>;
+
+    /// Records that the token with this digest was used at `at`.
+    async fn record_api_token_use(
+        &self,
+        digest: &crate::TokenDigest,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes tokens expired at `now`; how many.
+    async fn purge_expired_api_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
 /// A complete backend: users, sessions, and a health check.
 #[async_trait]
 pub trait AuthStore:
-    UserStore + SessionStore + EmailStore + SecondFactorStore + crate::throttle::FailureCounterStore
+    UserStore
+    + SessionStore
+    + EmailStore
+    + SecondFactorStore
+    + ApiTokenStore
+    + crate::throttle::FailureCounterStore
 {
     /// A password change, as **one transaction**: the user's hash becomes `password_hash`, the
     /// auth stamp a fresh one (returned), every session of the user is deleted, and `renewed`,
@@ -558,6 +619,21 @@ pub trait AuthStore:
         drop(cache);
         None
     }
+
+    /// How many database errors this store has met since it was opened, by kind, for
+    /// metrics; `None` when the store does not count them (the default).
+    fn error_counts(&self) -> Option<StoreErrorCounts> {
+        None
+    }
+}
+
+/// What [`AuthStore::error_counts`] reports: database errors since the store was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreErrorCounts {
+    /// [`StoreError::Unavailable`]: the database could not be reached, was locked, timed out.
+    pub unavailable: u64,
+    /// [`StoreError::Database`]: anything else the database reported.
+    pub failed: u64,
 }
 
 /// What [`AuthStore::change_password`] did.

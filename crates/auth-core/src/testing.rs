@@ -76,7 +76,10 @@ macro_rules! store_conformance_tests {
             clearing_second_factors_removes_them_all,
             passkeys_are_kept_per_user_and_found_by_credential_id,
             a_webauthn_handle_is_given_once,
-            a_ceremony_is_taken_once_before_it_expires
+            a_ceremony_is_taken_once_before_it_expires,
+            api_tokens_are_found_listed_used_and_revoked_by_their_owner,
+            expired_api_tokens_are_never_found_and_are_purged,
+            api_tokens_are_bounded_per_user_deleted_together_and_with_their_user
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -1963,4 +1966,176 @@ pub async fn a_ceremony_is_taken_once_before_it_expires<S: AuthStore>(store: &S)
         "expired"
     );
     store.purge_expired_sessions(now).await.must();
+}
+
+fn api_token(
+    user_id: UserId,
+    name: &str,
+    created_at: OffsetDateTime,
+    lifetime: Duration,
+) -> (crate::api_token::ApiToken, crate::api_token::NewApiToken) {
+    let token = crate::api_token::ApiToken::generate();
+    let new = crate::api_token::NewApiToken {
+        record: crate::api_token::ApiTokenRecord {
+            id: SessionId::generate(),
+            user_id,
+            name: name.to_owned(),
+            created_at,
+            expires_at: created_at + lifetime,
+            last_used_at: None,
+        },
+        digest: token.digest(),
+    };
+    (token, new)
+}
+
+/// An API token is found by its digest with its user while live, listed newest first without
+/// its secret, used (last use recorded), and revoked only by its owner.
+pub async fn api_tokens_are_found_listed_used_and_revoked_by_their_owner<S: AuthStore>(store: &S) {
+    let ada = user(store, "ada").await;
+    let bob = user(store, "bob").await;
+    let now = now_ms();
+    let (first, first_new) = api_token(ada, "laptop", now - hours(1), hours(24));
+    let (_, second_new) = api_token(ada, "ci", now, hours(24));
+    let (_, bobs_new) = api_token(bob, "bob's", now, hours(24));
+    for new in [&first_new, &second_new, &bobs_new] {
+        assert!(store.insert_api_token(new, 10, now).await.must());
+    }
+    let (record, owner) = store
+        .load_api_token(&first.digest(), now)
+        .await
+        .must()
+        .must();
+    assert_eq!(record, first_new.record);
+    assert_eq!(owner.id, ada);
+    let listed = store.list_api_tokens(ada, now).await.must();
+    assert_eq!(
+        listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["ci", "laptop"],
+        "newest first, only ada's"
+    );
+    store
+        .record_api_token_use(&first.digest(), now)
+        .await
+        .must();
+    let (used, _) = store
+        .load_api_token(&first.digest(), now)
+        .await
+        .must()
+        .must();
+    assert_eq!(used.last_used_at, Some(now));
+    assert!(
+        !store
+            .delete_api_token(bob, &first_new.record.id)
+            .await
+            .must(),
+        "not bob's"
+    );
+    assert!(
+        store
+            .delete_api_token(ada, &first_new.record.id)
+            .await
+            .must()
+    );
+    assert!(
+        store
+            .load_api_token(&first.digest(), now)
+            .await
+            .must()
+            .is_none(),
+        "revoked"
+    );
+    assert!(
+        !store
+            .delete_api_token(ada, &first_new.record.id)
+            .await
+            .must(),
+        "already gone"
+    );
+}
+
+/// An expired token is never found or listed, and the purge deletes only expired ones.
+pub async fn expired_api_tokens_are_never_found_and_are_purged<S: AuthStore>(store: &S) {
+    let ada = user(store, "ada").await;
+    let now = now_ms();
+    let (old, old_new) = api_token(ada, "old", now - hours(3), hours(2));
+    let (live, live_new) = api_token(ada, "live", now, hours(2));
+    for new in [&old_new, &live_new] {
+        assert!(store.insert_api_token(new, 10, now - hours(3)).await.must());
+    }
+    assert!(
+        store
+            .load_api_token(&old.digest(), now)
+            .await
+            .must()
+            .is_none()
+    );
+    assert!(
+        store
+            .load_api_token(&live.digest(), now)
+            .await
+            .must()
+            .is_some()
+    );
+    assert_eq!(store.list_api_tokens(ada, now).await.must().len(), 1);
+    assert_eq!(store.purge_expired_api_tokens(now).await.must(), 1);
+    assert_eq!(store.purge_expired_api_tokens(now).await.must(), 0);
+    assert!(
+        store
+            .load_api_token(&live.digest(), now)
+            .await
+            .must()
+            .is_some()
+    );
+}
+
+/// A user holds at most the limit of live tokens (expired ones do not count); every token but
+/// one can be deleted at once; deleting the user deletes their tokens.
+pub async fn api_tokens_are_bounded_per_user_deleted_together_and_with_their_user<S: AuthStore>(
+    store: &S,
+) {
+    let ada = user(store, "ada").await;
+    let now = now_ms();
+    let (_, expired) = api_token(ada, "expired", now - hours(3), hours(1));
+    assert!(
+        store
+            .insert_api_token(&expired, 2, now - hours(3))
+            .await
+            .must()
+    );
+    let mut kept = Vec::new();
+    for name in ["a", "b"] {
+        let (token, new) = api_token(ada, name, now, hours(1));
+        assert!(store.insert_api_token(&new, 2, now).await.must(), "{name}");
+        kept.push((token, new));
+    }
+    let (_, third) = api_token(ada, "c", now, hours(1));
+    assert!(
+        !store.insert_api_token(&third, 2, now).await.must(),
+        "at the limit"
+    );
+    assert_eq!(store.list_api_tokens(ada, now).await.must().len(), 2);
+    let (a, a_new) = &kept[0];
+    assert_eq!(
+        store
+            .delete_api_tokens(ada, Some(&a_new.record.id))
+            .await
+            .must(),
+        2,
+        "b and the expired one"
+    );
+    let listed = store.list_api_tokens(ada, now).await.must();
+    assert_eq!(
+        listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["a"]
+    );
+    assert!(store.delete_user(ada).await.must());
+    assert!(
+        store
+            .load_api_token(&a.digest(), now)
+            .await
+            .must()
+            .is_none()
+    );
+    assert!(store.list_api_tokens(ada, now).await.must().is_empty());
 }

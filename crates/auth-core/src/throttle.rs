@@ -73,9 +73,37 @@ pub enum ThrottleScope {
     /// Password reset requests naming one account, by the username or address typed
     /// (`account.reset_max_per_account`).
     ResetForAccount,
+    /// Unknown API tokens presented from one client address (`login.max_failures_per_address`,
+    /// in `login.failure_window`).
+    TokenGuesses,
 }
 
 impl ThrottleScope {
+    /// Every scope, for an exporter that shows each from the start.
+    pub const ALL: [Self; 7] = [
+        Self::UserAndAddress,
+        Self::Account,
+        Self::Address,
+        Self::Registration,
+        Self::ResetFromAddress,
+        Self::ResetForAccount,
+        Self::TokenGuesses,
+    ];
+
+    /// The name of the limit, for metrics: `user_and_address`, `account`, `address`,
+    /// `registration`, `reset_from_address`, `reset_for_account`, `token_guesses`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserAndAddress => "user_and_address",
+            Self::Account => "account",
+            Self::Address => "address",
+            Self::Registration => "registration",
+            Self::ResetFromAddress => "reset_from_address",
+            Self::ResetForAccount => "reset_for_account",
+            Self::TokenGuesses => "token_guesses",
+        }
+    }
+
     /// The prefix of stored keys of this scope, so keys of different scopes never collide.
     fn prefix(self) -> &'static str {
         match self {
@@ -85,6 +113,7 @@ impl ThrottleScope {
             Self::Registration => "r",
             Self::ResetFromAddress => "pa",
             Self::ResetForAccount => "pu",
+            Self::TokenGuesses => "t",
         }
     }
 }
@@ -142,6 +171,12 @@ impl ThrottleKey {
     /// or an address's key), from every client.
     pub fn reset_requests_for(login_key: &str) -> Self {
         Self::build(ThrottleScope::ResetForAccount, &username_digest(login_key))
+    }
+
+    /// The counter of unknown API tokens presented from `address` (one shared counter for
+    /// clients without an address).
+    pub fn token_guesses(address: Option<IpAddr>) -> Self {
+        Self::build(ThrottleScope::TokenGuesses, &address_text(address))
     }
 
     fn build(scope: ThrottleScope, subject: &str) -> Self {
@@ -370,7 +405,7 @@ impl LoginThrottle {
         match scope {
             ThrottleScope::UserAndAddress => self.max_failures,
             ThrottleScope::Account => self.max_failures_per_account,
-            ThrottleScope::Address => self.max_failures_per_address,
+            ThrottleScope::Address | ThrottleScope::TokenGuesses => self.max_failures_per_address,
             ThrottleScope::Registration => self.max_registrations_per_address,
             ThrottleScope::ResetFromAddress => self.max_reset_requests_per_address,
             ThrottleScope::ResetForAccount => self.max_reset_requests_per_account,
@@ -384,7 +419,9 @@ impl LoginThrottle {
             ThrottleScope::Account => ACCOUNT_WINDOW,
             ThrottleScope::Registration => REGISTRATION_WINDOW,
             ThrottleScope::ResetFromAddress | ThrottleScope::ResetForAccount => RESET_WINDOW,
-            ThrottleScope::UserAndAddress | ThrottleScope::Address => self.failure_window,
+            ThrottleScope::UserAndAddress
+            | ThrottleScope::Address
+            | ThrottleScope::TokenGuesses => self.failure_window,
         }
     }
 
@@ -397,23 +434,31 @@ impl LoginThrottle {
         counts: &[Option<FailureCount>],
         now: OffsetDateTime,
     ) -> Result<(), RetryAfter> {
-        let blocked_until = keys
+        match self.refusal(keys, counts, now) {
+            None => Ok(()),
+            Some((_, wait)) => Err(wait),
+        }
+    }
+
+    /// [`decide`](Self::decide)'s refusal with the scope of the limit that makes the wait (the
+    /// blocking window that ends last), for metrics; `None` when the attempt may go ahead.
+    pub fn refusal(
+        &self,
+        keys: &[ThrottleKey],
+        counts: &[Option<FailureCount>],
+        now: OffsetDateTime,
+    ) -> Option<(ThrottleScope, RetryAfter)> {
+        let (until, scope) = keys
             .iter()
             .zip(counts)
             .filter_map(|(key, count)| {
                 let count = count.as_ref()?;
                 let limit = self.limit(key.scope());
                 (limit > 0 && count.count >= limit && count.is_live(now))
-                    .then_some(count.window_ends_at)
+                    .then_some((count.window_ends_at, key.scope()))
             })
-            .max();
-        match blocked_until {
-            None => Ok(()),
-            Some(until) => {
-                let wait = (until - now).unsigned_abs();
-                Err(RetryAfter(wait))
-            }
-        }
+            .max_by_key(|(until, _)| *until)?;
+        Some((scope, RetryAfter((until - now).unsigned_abs())))
     }
 }
 
@@ -496,6 +541,12 @@ mod tests {
             p.decide(&keys, &counts, at(0)),
             Err(RetryAfter(Duration::from_secs(700)))
         );
+        // The address limit makes the wait, so it is the one named.
+        assert_eq!(
+            p.refusal(&keys, &counts, at(0)),
+            Some((ThrottleScope::Address, RetryAfter(Duration::from_secs(700))))
+        );
+        assert_eq!(p.refusal(&keys, &[None, None, None], at(0)), None);
     }
 
     #[test]

@@ -274,7 +274,8 @@ fn sigterm_shuts_the_server_down_cleanly() {
     let mut lines = BufReader::new(stderr).lines();
     let listening = lines
         .by_ref()
-        .take(20)
+        // Every migration logs two lines before the server listens.
+        .take(200)
         .map_while(Result::ok)
         .any(|l| l.contains("listening"));
     assert!(listening, "the server did not start");

@@ -369,13 +369,13 @@ on_both_backends! {
         assert_exit(&purged, 0);
         assert_eq!(
             stdout(&purged).trim(),
-            "purged 2 expired sessions and 1 stale login-throttle counters"
+            "purged 2 expired sessions, 1 stale login-throttle counters and 0 expired API tokens"
         );
         assert!(is_live(&*store, &live).await);
         let counts = store.failure_counts(&[stale, fresh], now).await.unwrap();
         assert!(counts[0].is_none() && counts[1].is_some());
         let again = env.run(&["sessions", "purge"], "");
-        assert_eq!(stdout(&again).trim(), "purged 0 expired sessions and 0 stale login-throttle counters");
+        assert_eq!(stdout(&again).trim(), "purged 0 expired sessions, 0 stale login-throttle counters and 0 expired API tokens");
     }
 
     async fn import_csv_reports_bad_rows_by_line_and_never_overwrites(env: Env) {

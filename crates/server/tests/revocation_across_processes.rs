@@ -115,6 +115,36 @@ on_every_backend! {
         assert!(latency < WITHIN);
         assert_eq!(same_session_on(&changing, &a).get("/dashboard").await.status, StatusCode::OK);
     }
+
+    async fn a_token_revoked_on_one_process_is_refused_by_the_other_within_a_second(backend: Backend) {
+        let database = Database::new(backend).await;
+        let (a, b) = tokio::join!(start(&database, backend, None), start(&database, backend, None));
+        let mut owner = Browser::new(&b.base);
+        owner.sign_up("tia").await;
+        let made = owner.post_json("/api/v1/tokens", &serde_json::json!({"name": "cli"})).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let (token, id) = (made.json()["token"].as_str().unwrap().to_owned(), made.json()["id"].as_str().unwrap().to_owned());
+        let mut script = Browser::new(&a.base);
+        script.extra_headers.push(("authorization".into(), format!("Bearer {token}")));
+        let until = Instant::now() + Duration::from_millis(600);
+        while Instant::now() < until {
+            assert_eq!(script.get("/api/v1/me").await.status, StatusCode::OK);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(owner.delete(&format!("/api/v1/tokens/{id}")).await.status, StatusCode::NO_CONTENT);
+        let revoked = Instant::now();
+        let latency = loop {
+            let page = script.get("/api/v1/me").await;
+            if page.status == StatusCode::UNAUTHORIZED {
+                break revoked.elapsed();
+            }
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(revoked.elapsed() < Duration::from_secs(3), "still accepted after 3 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        println!("{backend:?}: token revoked on B → refused on A after {} ms", latency.as_millis());
+        assert!(latency < WITHIN);
+    }
 }
 
 async fn listening_connections(db: &DatabaseConnection) -> i64 {

@@ -115,6 +115,10 @@ impl AuthStore for SeaStore {
         self.backend
     }
 
+    fn error_counts(&self) -> Option<auth_core::StoreErrorCounts> {
+        Some(SeaStore::error_counts(self))
+    }
+
     fn follow_changes(&self, cache: SessionCache) -> Option<tokio::task::JoinHandle<()>> {
         let follower = self.follower?;
         match tokio::runtime::Handle::try_current() {

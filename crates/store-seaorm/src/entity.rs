@@ -302,3 +302,54 @@ pub mod webauthn_ceremony {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Personal API tokens (contract §11), keyed by the SHA-256 of their secret.
+pub mod api_token {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `api_tokens`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_tokens")]
+    pub struct Model {
+        /// Internal key; never shown to clients.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// Public id (random, base64url), shown to the owner; unique.
+        #[sea_orm(unique)]
+        pub public_id: String,
+        /// SHA-256 of the secret; unique.
+        #[sea_orm(unique)]
+        pub token_digest: Vec<u8>,
+        /// Owner.
+        pub user_id: i64,
+        /// The name its owner gave it.
+        pub name: String,
+        /// Creation time, Unix ms.
+        pub created_at: i64,
+        /// Expiry, Unix ms.
+        pub expires_at: i64,
+        /// Last use (to the minute), Unix ms.
+        pub last_used_at: Option<i64>,
+    }
+
+    /// Relations of `api_tokens`.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// Each token belongs to one user.
+        #[sea_orm(
+            belongs_to = "super::user::Entity",
+            from = "Column::UserId",
+            to = "super::user::Column::Id",
+            on_delete = "Cascade"
+        )]
+        User,
+    }
+
+    impl Related<super::user::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::User.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

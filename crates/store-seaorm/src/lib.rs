@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod account;
+mod api_tokens;
 pub mod changes;
 mod emails;
 pub mod entity;
@@ -18,10 +19,12 @@ pub mod throttle;
 mod users;
 
 use auth_core::session::SessionId;
-use auth_core::{SessionRecord, StoreError, User, UserId, Username};
+use auth_core::{SessionRecord, StoreError, StoreErrorCounts, User, UserId, Username};
 use entity::{session, user};
 use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, SqlErr};
 use sea_orm_migration::MigratorTrait;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use time::OffsetDateTime;
 
 pub use migration::Migrator;
@@ -43,6 +46,15 @@ pub struct SeaStore {
     backend: &'static str,
     is_unavailable: UnavailableClassifier,
     follower: Option<changes::ChangeFollower>,
+    /// Shared by clones: the store's errors, for metrics.
+    errors: Arc<ErrorCounters>,
+}
+
+/// Database errors met, counted where they are classified ([`SeaStore::error`]).
+#[derive(Debug, Default)]
+struct ErrorCounters {
+    unavailable: AtomicU64,
+    failed: AtomicU64,
 }
 
 impl std::fmt::Debug for SeaStore {
@@ -95,6 +107,17 @@ impl SeaStore {
             backend,
             is_unavailable,
             follower: None,
+            errors: Arc::default(),
+        }
+    }
+
+    /// Database errors met so far, by kind (what [`AuthStore::error_counts`] reports).
+    ///
+    /// [`AuthStore::error_counts`]: auth_core::AuthStore::error_counts
+    pub fn error_counts(&self) -> StoreErrorCounts {
+        StoreErrorCounts {
+            unavailable: self.errors.unavailable.load(Ordering::Relaxed),
+            failed: self.errors.failed.load(Ordering::Relaxed),
         }
     }
 
@@ -127,8 +150,10 @@ impl SeaStore {
                 StoreError::Taken
             }
         } else if is_connection_error(&err) || (self.is_unavailable)(&err) {
+            self.errors.unavailable.fetch_add(1, Ordering::Relaxed);
             StoreError::unavailable(err)
         } else {
+            self.errors.failed.fetch_add(1, Ordering::Relaxed);
             StoreError::database(err)
         }
     }

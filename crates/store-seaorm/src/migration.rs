@@ -10,6 +10,7 @@ use sea_orm_migration::schema::{
 pub mod m0006_announce_session_changes;
 mod m0007_add_email;
 mod m0008_add_second_factors;
+mod m0009_add_api_tokens;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_announce_session_changes::AnnounceSessionChanges),
             Box::new(m0007_add_email::AddEmail),
             Box::new(m0008_add_second_factors::AddSecondFactors),
+            Box::new(m0009_add_api_tokens::AddApiTokens),
         ]
     }
 }

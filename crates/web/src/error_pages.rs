@@ -1,7 +1,7 @@
 //! Renders error responses: `error.html` for browsers, an RFC 9457 problem document for the
 //! API and for clients that accept only JSON.
 
-use crate::api::problem::problem_type;
+use crate::api::problem::ProblemDocument;
 use crate::error::{AppError, ErrorPage};
 use crate::request::prefers_json;
 use crate::state::AppState;
@@ -12,13 +12,8 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 /// An RFC 9457 problem document for `status`.
-fn problem(status: StatusCode, page: &ErrorPage) -> serde_json::Value {
-    serde_json::json!({
-        "type": problem_type(page.title),
-        "title": page.title,
-        "status": status.as_u16(),
-        "detail": page.detail,
-    })
+fn problem(status: StatusCode, page: &ErrorPage) -> ProblemDocument {
+    ProblemDocument::new(status, page.title, page.detail, None)
 }
 
 /// A bare 404 or 405 from the router itself (no route matched, the app set no fallback): no

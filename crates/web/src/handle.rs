@@ -1,15 +1,19 @@
 //! The [`Wristband`] handle: built from a [`Config`] by a [`WristbandBuilder`], it opens the
 //! store, starts the hashing workers and the background work (the purge, the session
-//! activity writer, the follower of other processes' session changes), and makes the router.
+//! activity writer, the follower of other processes' session changes, the metrics listener),
+//! and makes the router.
 
 use crate::config::{Config, ConfigError};
 use crate::routes::{Mounts, check_path};
 use crate::state::AppState;
 use crate::stores::OpenStoreError;
 use crate::templates::{TemplateError, Templates};
+use auth_core::observe::{NoObserver, Observer};
 use auth_core::{Argon2Hasher, AuthService, HashError};
 use axum::Router;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
@@ -43,10 +47,19 @@ pub enum Error {
     /// A mount prefix given to the builder is not a path.
     #[error("{0}")]
     Mount(String),
+    /// `metrics.bind` cannot be listened on (taken, or not an address of this machine).
+    #[error("cannot serve metrics on {address} (`metrics.bind`)")]
+    Metrics {
+        /// `metrics.bind`.
+        address: SocketAddr,
+        /// Why the listener could not be opened.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A started Wristband: the store open and migrated, the hashing workers and the purge of
-/// expired rows running. Cheap to clone; the background work stops at
+/// expired rows running (and, with `metrics.bind` set, `GET /metrics` served there). Cheap to clone; the background work stops at
 /// [`shutdown`](Self::shutdown), or when the handle and every router made from it are gone.
 ///
 /// ```
@@ -154,6 +167,38 @@ impl Wristband {
     /// password) and for the command line.
     pub fn service(&self) -> &AuthService {
         &self.state.service
+    }
+
+    /// Where `GET /metrics` is served (`metrics.bind`, its port resolved when it was 0);
+    /// `None` when metrics are off.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let mut config = web::Config::new(web::config::Profile::Development)?;
+    /// # config.settings.database.url = format!("sqlite://{}", dir.path().join("m.db").display());
+    /// config.settings.metrics.bind = Some("127.0.0.1:0".parse()?);
+    /// let wristband = web::Wristband::builder(config).start().await?;
+    /// let address = wristband.metrics_address().expect("metrics are on");
+    /// assert!(address.ip().is_loopback() && address.port() != 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.state.metrics.as_ref().map(|metrics| metrics.address)
+    }
+
+    /// The metrics as `GET /metrics` serves them now (OpenMetrics text), for an application
+    /// that exports them itself; `None` when metrics are off (`metrics.bind` unset).
+    pub fn metrics_text(&self) -> Option<String> {
+        let metrics = self.state.metrics.as_ref()?;
+        match metrics.exporter.text() {
+            Ok(text) => Some(text),
+            Err(error) => {
+                tracing::error!(%error, "could not encode the metrics");
+                None
+            }
+        }
     }
 
     /// Serves `router` on `listener` until `shutdown` completes: HTTP/1.1 with the peer
@@ -270,13 +315,15 @@ impl WristbandBuilder {
             self.config.settings.web.templates_dir.as_deref(),
             &self.templates,
         )?;
-        let (service, _mail_task) = open_service(&self.config, &mounts, &templates).await?;
+        let (service, _mail_task) =
+            open_service(&self.config, &mounts, &templates, Arc::new(NoObserver)).await?;
         // The sending task ends by itself once the service (its last sender) is dropped.
         Ok(service)
     }
 
     /// Opens the store (applying migrations), starts the hashing workers and the background
-    /// purge, compiles the templates.
+    /// purge, compiles the templates; with `metrics.bind` set, listens there for `GET /metrics`
+    /// (failing to start when it cannot).
     pub async fn start(self) -> Result<Wristband, Error> {
         self.config.validate()?;
         let mounts = self.mounts()?;
@@ -285,7 +332,17 @@ impl WristbandBuilder {
             self.config.settings.web.templates_dir.as_deref(),
             &self.templates,
         )?;
-        let (service, mail_task) = open_service(&self.config, &mounts, &templates).await?;
+        // Bound before the store is opened: a taken address fails the start at once.
+        let metrics = match self.config.settings.metrics.bind {
+            Some(address) => Some(MetricsListener::bind(address).await?),
+            None => None,
+        };
+        let observer: Arc<dyn Observer> = match &metrics {
+            Some(metrics) => metrics.recorder.clone(),
+            None => Arc::new(NoObserver),
+        };
+        let (service, mail_task) =
+            open_service(&self.config, &mounts, &templates, observer).await?;
         let mut background = vec![
             mail_task,
             tokio::spawn(purge_periodically(
@@ -295,6 +352,14 @@ impl WristbandBuilder {
             tokio::spawn(record_activity_periodically(service.clone())),
         ];
         background.extend(service.follow_store_changes());
+        let metrics = metrics.map(|listener| {
+            let (metrics, task) = listener.serve(
+                service.clone(),
+                self.config.settings.server.header_timeout.0,
+            );
+            background.push(task);
+            metrics
+        });
         let state = AppState::new(
             &self.config,
             &keys,
@@ -303,8 +368,50 @@ impl WristbandBuilder {
             mounts,
             self.stylesheets,
             Some(BackgroundGuard(background)),
+            metrics,
         );
         Ok(Wristband { state })
+    }
+}
+
+/// The metrics listener, bound, and the recorder the service will report to.
+struct MetricsListener {
+    listener: TcpListener,
+    address: SocketAddr,
+    recorder: Arc<crate::metrics::Recorder>,
+}
+
+impl MetricsListener {
+    async fn bind(address: SocketAddr) -> Result<Self, Error> {
+        let failed = |source| Error::Metrics { address, source };
+        let listener = TcpListener::bind(address).await.map_err(failed)?;
+        let address = listener.local_addr().map_err(failed)?;
+        Ok(Self {
+            listener,
+            address,
+            recorder: Arc::new(crate::metrics::Recorder::new()),
+        })
+    }
+
+    /// Starts serving `service`'s metrics: the handle's share of them, and the serving task.
+    fn serve(
+        self,
+        service: AuthService,
+        header_timeout: Duration,
+    ) -> (crate::metrics::Metrics, JoinHandle<()>) {
+        let exporter = Arc::new(crate::metrics::Exporter::new(&self.recorder, service));
+        let task = tokio::spawn(crate::metrics::serve(
+            self.listener,
+            exporter.clone(),
+            header_timeout,
+        ));
+        tracing::info!(address = %self.address, "metrics at http://{}{}", self.address, crate::metrics::PATH);
+        let metrics = crate::metrics::Metrics {
+            recorder: self.recorder,
+            exporter,
+            address: self.address,
+        };
+        (metrics, task)
     }
 }
 
@@ -314,6 +421,7 @@ async fn open_service(
     config: &Config,
     mounts: &Mounts,
     templates: &Templates,
+    observer: Arc<dyn Observer>,
 ) -> Result<(AuthService, JoinHandle<()>), Error> {
     let settings = &config.settings;
     let email_on = settings.account.email != auth_core::EmailPolicy::Off;
@@ -333,12 +441,14 @@ async fn open_service(
     let postbox = crate::mail::render::Postbox::new(templates.clone(), links, sender);
     let database = &settings.database;
     let store = crate::stores::open(&database.url, database.max_connections).await?;
-    let hasher = Argon2Hasher::start(config.hasher_config()).map_err(Error::Hasher)?;
-    let service = AuthService::with_outbox(
+    let hasher = Argon2Hasher::start_observed(config.hasher_config(), observer.clone())
+        .map_err(Error::Hasher)?;
+    let service = AuthService::observed(
         store,
         hasher,
         config.service_settings(),
-        std::sync::Arc::new(postbox),
+        Arc::new(postbox),
+        observer,
     );
     Ok((service, mail_task))
 }
@@ -392,6 +502,7 @@ async fn purge_periodically(service: AuthService, interval: Duration) {
             Ok(report) => tracing::debug!(
                 sessions = report.sessions,
                 failure_counters = report.failure_counters,
+                api_tokens = report.api_tokens,
                 "expired rows purged"
             ),
             Err(error) => {

@@ -56,6 +56,7 @@ mod guard;
 mod handle;
 mod health;
 mod mail;
+mod metrics;
 mod pages;
 mod redirect;
 mod request;

@@ -1,8 +1,9 @@
 //! The router: Wristband's routes where the application mounted them, the application's own
 //! routes, and the layers every request passes through.
 //!
-//! Outermost first: tracing span → security headers → error-page rendering → body limit →
-//! cross-site refusal → browser context (session, CSRF, flashes) → handler. Static files skip
+//! Outermost first: tracing span → request latency (with `metrics.bind` set) → security
+//! headers → error-page rendering → body limit → cross-site refusal → browser context
+//! (session, CSRF, flashes) → handler. Static files skip
 //! the browser context: they need no session.
 
 use crate::error_pages::render_error_pages;
@@ -13,7 +14,7 @@ use crate::{api, cors, health, pages, static_files};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -25,7 +26,7 @@ use tower_http::trace::TraceLayer;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
      img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-fn pages(prefix: &str, email: bool) -> Router<AppState> {
+fn pages(prefix: &str, email: bool, api: bool) -> Router<AppState> {
     let mut routes = Router::new()
         .route(
             "/register",
@@ -65,6 +66,14 @@ fn pages(prefix: &str, email: bool) -> Router<AppState> {
             "/account/passkeys/remove",
             post(pages::second_factor::remove_passkey),
         );
+    if api {
+        routes = routes
+            .route(
+                "/account/tokens",
+                get(pages::tokens::show).post(pages::tokens::create),
+            )
+            .route("/account/tokens/revoke", post(pages::tokens::revoke));
+    }
     if email {
         routes = routes
             .route(
@@ -111,13 +120,10 @@ pub(crate) fn router(state: &AppState, app: Router) -> Router {
     let email = state.service.email_policy() != auth_core::EmailPolicy::Off;
     let mut wristband: Router<AppState> = Router::new();
     if let Some(prefix) = &mounts.pages {
-        wristband = wristband.merge(pages(prefix, email));
+        wristband = wristband.merge(pages(prefix, email, mounts.api.is_some()));
     }
     if let Some(prefix) = &mounts.api {
-        let mut api = Router::new().nest(
-            prefix,
-            api::routes(email).layer(from_fn(api::json::require_json_bodies)),
-        );
+        let mut api = api::router(prefix, email, &state.cookies);
         if let Some(cors) = cors::layer(state) {
             api = api.layer(cors).layer(from_fn_with_state(
                 state.clone(),
@@ -156,6 +162,13 @@ pub(crate) fn router(state: &AppState, app: Router) -> Router {
         router = router.layer(header_layer(
             header::STRICT_TRANSPORT_SECURITY,
             "max-age=31536000; includeSubDomains",
+        ));
+    }
+    if let Some(metrics) = &state.metrics {
+        // Outside every layer of Wristband's own, so it times all of it; inside tracing.
+        router = router.layer(from_fn_with_state(
+            metrics.recorder.clone(),
+            crate::metrics::record_request,
         ));
     }
     router.layer(

@@ -88,6 +88,11 @@ pub(crate) struct Urls {
     pub account_2fa_disable: Option<String>,
     /// New recovery codes.
     pub account_2fa_recovery_codes: Option<String>,
+    /// Personal API tokens: the list, and where the form that makes one posts; `None` unless
+    /// the API is mounted too.
+    pub account_tokens: Option<String>,
+    /// Revoking a token.
+    pub account_tokens_revoke: Option<String>,
     /// Renaming a passkey.
     pub account_passkeys_rename: Option<String>,
     /// Removing a passkey.
@@ -130,6 +135,11 @@ impl Urls {
             account_2fa_enable: page("/account/2fa/enable"),
             account_2fa_disable: page("/account/2fa/disable"),
             account_2fa_recovery_codes: page("/account/2fa/recovery-codes"),
+            account_tokens: mounts.api.as_ref().and_then(|_| page("/account/tokens")),
+            account_tokens_revoke: mounts
+                .api
+                .as_ref()
+                .and_then(|_| page("/account/tokens/revoke")),
             account_passkeys_rename: page("/account/passkeys/rename"),
             account_passkeys_remove: page("/account/passkeys/remove"),
             passkeys_script: if passkeys && mounts.api.is_some() {

@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     pub missing_peer_logged: AtomicBool,
     /// Stops the background work when the last holder goes.
     pub background: Option<crate::handle::BackgroundGuard>,
+    /// `metrics.bind` set: what the request-latency layer records into, and the export.
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
         mounts: Mounts,
         stylesheets: Vec<String>,
         background: Option<crate::handle::BackgroundGuard>,
+        metrics: Option<crate::metrics::Metrics>,
     ) -> Self {
         let server = &config.settings.server;
         let urls = Urls::new(
@@ -104,6 +107,7 @@ impl AppState {
             mfa_required: config.settings.mfa.required,
             missing_peer_logged: AtomicBool::new(false),
             background,
+            metrics,
         }))
     }
 

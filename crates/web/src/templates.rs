@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::path::Path;
 
 /// The built-in templates.
-const BUILT_IN: [(&str, &str); 16] = [
+const BUILT_IN: [(&str, &str); 17] = [
     ("base.html", include_str!("../templates/base.html")),
     ("register.html", include_str!("../templates/register.html")),
     ("login.html", include_str!("../templates/login.html")),
@@ -49,6 +49,10 @@ const BUILT_IN: [(&str, &str); 16] = [
     (
         "recovery_codes.html",
         include_str!("../templates/recovery_codes.html"),
+    ),
+    (
+        "account_tokens.html",
+        include_str!("../templates/account_tokens.html"),
     ),
     // Mail: the plain-text and the HTML part of every message.
     ("mail.txt", include_str!("../templates/mail/mail.txt")),

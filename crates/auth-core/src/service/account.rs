@@ -41,6 +41,8 @@ pub struct OthersEnded {
     pub session: ActiveSession,
     /// How many sessions ended, where the store knows.
     pub ended: Option<u64>,
+    /// How many API tokens ended, when they were asked to.
+    pub tokens_ended: Option<u64>,
 }
 
 impl AuthService {
@@ -126,12 +128,19 @@ impl AuthService {
         Ok(PasswordChange::Changed(Box::new(renewed)))
     }
 
-    /// Ends every session of `session`'s user but `session` itself.
+    /// Ends every session of `session`'s user but `session` itself; with `tokens`, every API
+    /// token of theirs too (but `session`, when it is one).
     pub async fn end_other_sessions(
         &self,
         session: &ActiveSession,
+        tokens: bool,
         client: &Client,
     ) -> Result<OthersEnded, ServiceError> {
+        let tokens_ended = if tokens {
+            Some(self.revoke_other_api_tokens(session).await?)
+        } else {
+            None
+        };
         let (kept, ended) = match self.delete_other_sessions(session).await? {
             Some(ended) => (session.clone(), Some(ended)),
             None => {
@@ -142,10 +151,11 @@ impl AuthService {
                 (kept, None)
             }
         };
-        tracing::info!(event = "revocation.all", user_id = %session.user.id, client = %client.address_field(), ended, "other sessions ended");
+        tracing::info!(event = "revocation.all", user_id = %session.user.id, client = %client.address_field(), ended, tokens_ended, "other sessions ended");
         Ok(OthersEnded {
             session: kept,
             ended,
+            tokens_ended,
         })
     }
 

@@ -49,6 +49,8 @@ pub struct PurgeReport {
     pub sessions: u64,
     /// Login-throttle counters whose window has ended.
     pub failure_counters: u64,
+    /// Expired API tokens.
+    pub api_tokens: u64,
 }
 
 impl AuthService {
@@ -220,13 +222,14 @@ impl AuthService {
         Ok(report)
     }
 
-    /// Deletes what has expired at `now`: sessions and login-throttle counters. Nothing still
+    /// Deletes what has expired at `now`: sessions, login-throttle counters and API tokens. Nothing still
     /// valid is touched; nothing expired is ever read, so this only keeps the tables small.
     pub async fn purge(&self, now: OffsetDateTime) -> Result<PurgeReport, ServiceError> {
         let store = self.store();
         Ok(PurgeReport {
             sessions: store.purge_expired_sessions(now).await?,
             failure_counters: store.purge_expired_failures(now).await?,
+            api_tokens: store.purge_expired_api_tokens(now).await?,
         })
     }
 }

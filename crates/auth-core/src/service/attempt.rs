@@ -11,7 +11,7 @@
 //!    pool was unavailable, the registration was invalid) is [`abandon`](Attempt::abandon)ed.
 
 use super::{AuthService, ServiceError};
-use crate::throttle::{FailureCount, RetryAfter, ThrottleKey};
+use crate::throttle::{FailureCount, RetryAfter, ThrottleKey, ThrottleScope};
 use time::OffsetDateTime;
 
 /// An attempt the throttle let go ahead, counted in each of its counters.
@@ -19,6 +19,13 @@ use time::OffsetDateTime;
 #[must_use = "record the outcome with `keep`, `succeeded` or `abandon`"]
 pub(crate) struct Attempt {
     keys: Vec<ThrottleKey>,
+}
+
+/// The wait of a refused attempt, the refusal reported to the observer (the one place every
+/// throttled attempt passes).
+fn refused(service: &AuthService, (scope, wait): (ThrottleScope, RetryAfter)) -> RetryAfter {
+    service.observer().throttled(scope);
+    wait
 }
 
 impl Attempt {
@@ -33,8 +40,8 @@ impl Attempt {
         let now = OffsetDateTime::now_utc();
         // A cheap read first: the common refusal costs no write at all.
         let counts = store.failure_counts(&keys, now).await?;
-        if let Err(wait) = throttle.decide(&keys, &counts, now) {
-            return Ok(Err(wait));
+        if let Some(refusal) = throttle.refusal(&keys, &counts, now) {
+            return Ok(Err(refused(service, refusal)));
         }
         let windows: Vec<(ThrottleKey, std::time::Duration)> = keys
             .iter()
@@ -56,9 +63,9 @@ impl Attempt {
             })
             .collect();
         let attempt = Self { keys };
-        if let Err(wait) = throttle.decide(&attempt.keys, &before, now) {
+        if let Some(refusal) = throttle.refusal(&attempt.keys, &before, now) {
             attempt.withdraw_all(service).await?;
-            return Ok(Err(wait));
+            return Ok(Err(refused(service, refusal)));
         }
         Ok(Ok(attempt))
     }

@@ -10,6 +10,7 @@
 //! | re-authenticate | [`reauthenticate`](AuthService::reauthenticate) |
 //! | change the password | [`change_password`](AuthService::change_password) |
 //! | list, end one, end every other session | [`list_sessions`](AuthService::list_sessions), [`end_session`](AuthService::end_session), [`end_other_sessions`](AuthService::end_other_sessions) |
+//! | create, list, revoke personal API tokens; recognise one | [`create_api_token`](AuthService::create_api_token), [`list_api_tokens`](AuthService::list_api_tokens), [`revoke_api_token`](AuthService::revoke_api_token), [`load_api_token`](AuthService::load_api_token) |
 //! | give or change the email address, verify it | [`change_email`](AuthService::change_email), [`verify_email`](AuthService::verify_email), [`set_verified_email`](AuthService::set_verified_email) |
 //! | enrol an authenticator app, the login's second step, turn factors off, an administrator's reset | [`begin_totp_enrolment`](AuthService::begin_totp_enrolment), [`confirm_totp_enrolment`](AuthService::confirm_totp_enrolment), [`complete_second_factor`](AuthService::complete_second_factor), [`disable_totp`](AuthService::disable_totp), [`regenerate_recovery_codes`](AuthService::regenerate_recovery_codes), [`reset_second_factors`](AuthService::reset_second_factors) |
 //! | ask for a reset link, use it | [`request_password_reset`](AuthService::request_password_reset), [`reset_password`](AuthService::reset_password), [`link_is_live`](AuthService::link_is_live) |
@@ -53,6 +54,7 @@ mod reset;
 mod second_factor;
 mod sessions;
 mod timing;
+mod tokens;
 
 pub use account::{OthersEnded, PasswordChange, SessionEnd};
 pub use admin::{AdminPasswordReset, PurgeReport, WrapReport};
@@ -70,12 +72,14 @@ pub use sessions::{
     ActiveSession, CookieCredential, INVALID_CREDENTIALS, LoadedSession, LoginOutcome,
     SessionError, SessionView, decode_cookie_credential,
 };
+pub use tokens::{TokenCreation, TokenView};
 
 use crate::email::EmailPolicy;
 use crate::guard::{Access, FreshLogin, RouteGuard};
 use crate::hasher::{Argon2Hasher, HasherStats};
 use crate::keys::{KeyRing, Signer};
 use crate::mail::{LogOutbox, Outbox};
+use crate::observe::{LoginMethod, NoObserver, Observer, Outcome};
 use crate::password_policy::PasswordPolicy;
 use crate::session::SessionTimeouts;
 use crate::session_cache::SessionCache;
@@ -192,9 +196,12 @@ struct Inner {
     username_log_key: Signer,
     cache: SessionCache,
     activity: activity::PendingActivity,
+    /// API tokens' last uses waiting to be written.
+    token_uses: activity::PendingActivity<OffsetDateTime>,
     outbox: Arc<dyn Outbox>,
     sealer: crate::keys::Sealer,
     webauthn: Option<webauthn_rs::Webauthn>,
+    observer: Arc<dyn Observer>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -220,6 +227,19 @@ impl AuthService {
         hasher: Argon2Hasher,
         settings: ServiceSettings,
         outbox: Arc<dyn Outbox>,
+    ) -> Self {
+        Self::observed(store, hasher, settings, outbox, Arc::new(NoObserver))
+    }
+
+    /// [`with_outbox`](Self::with_outbox), reporting logins, registrations and throttled
+    /// attempts to `observer` as they are decided (metrics; see [`crate::observe`]). Give the
+    /// same observer to the hasher ([`Argon2Hasher::start_observed`]) for its queue's waits.
+    pub fn observed(
+        store: Arc<dyn AuthStore>,
+        hasher: Argon2Hasher,
+        settings: ServiceSettings,
+        outbox: Arc<dyn Outbox>,
+        observer: Arc<dyn Observer>,
     ) -> Self {
         let username_log_key = settings
             .username_log_key
@@ -248,10 +268,35 @@ impl AuthService {
             username_log_key,
             cache,
             activity: activity::PendingActivity::default(),
+            token_uses: activity::PendingActivity::default(),
             outbox,
             sealer,
             webauthn,
+            observer,
         }))
+    }
+
+    /// Who is told what the use cases decide.
+    pub(crate) fn observer(&self) -> &dyn Observer {
+        self.0.observer.as_ref()
+    }
+
+    /// Reports a login step's `result` (its outcome as `outcome` names it, or its error) to
+    /// the observer, and hands it back. A passkey step while passkeys are off is no login
+    /// attempt and is not reported.
+    fn report_login<T>(
+        &self,
+        method: LoginMethod,
+        result: Result<T, ServiceError>,
+        outcome: impl FnOnce(&T) -> Outcome,
+    ) -> Result<T, ServiceError> {
+        let observed = match &result {
+            Ok(value) => outcome(value),
+            Err(ServiceError::PasskeysOff) => return result,
+            Err(error) => Outcome::of_error(error),
+        };
+        self.0.observer.login(method, observed);
+        result
     }
 
     /// Starts following the store's changes from other processes into the session cache (see

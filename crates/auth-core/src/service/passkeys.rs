@@ -8,6 +8,7 @@
 //! are an outcome ([`PasskeyOutcome::Refused`]), never an error.
 
 use super::{ActiveSession, AuthService, Client, SecondFactorOutcome, ServiceError};
+use crate::observe::{LoginMethod, Outcome};
 use crate::session::SessionId;
 use crate::store::{PasskeyRecord, User, UserId};
 use std::time::Duration;
@@ -121,6 +122,11 @@ impl AuthService {
         id: &str,
         purpose: &str,
     ) -> Result<Option<(Option<UserId>, S)>, ServiceError> {
+        // Ceremony ids are minted like session ids: anything else is no ceremony of ours, and
+        // never reaches a query (PostgreSQL refuses a text with NUL in it, as a 500).
+        if SessionId::parse(id).is_none() {
+            return Ok(None);
+        }
         let Some((user_id, state)) = self
             .store()
             .take_ceremony(id, purpose, OffsetDateTime::now_utc())
@@ -239,6 +245,9 @@ impl AuthService {
         id: &str,
         name: &str,
     ) -> Result<bool, ServiceError> {
+        if SessionId::parse(id).is_none() {
+            return Ok(false);
+        }
         Ok(self
             .store()
             .rename_passkey(session.user.id, id, &clean_name(name))
@@ -254,7 +263,8 @@ impl AuthService {
         client: &Client,
     ) -> Result<bool, ServiceError> {
         let user = &session.user;
-        if !self.store().remove_passkey(user.id, id).await? {
+        // Passkey ids are minted like session ids; see `take_ceremony`.
+        if SessionId::parse(id).is_none() || !self.store().remove_passkey(user.id, id).await? {
             return Ok(false);
         }
         tracing::info!(event = "second_factor.passkey.removed", user_id = %user.id, client = %client.address_field(), passkey_id = %id, "passkey removed");
@@ -273,6 +283,22 @@ impl AuthService {
 
     /// Finishes a sign-in with a passkey alone: both factors at once, a new session.
     pub async fn finish_passkey_login(
+        &self,
+        ceremony: &str,
+        credential: serde_json::Value,
+        client: &Client,
+        replacing: Option<&ActiveSession>,
+    ) -> Result<PasskeyOutcome<Box<ActiveSession>>, ServiceError> {
+        let result = self
+            .passkey_login(ceremony, credential, client, replacing)
+            .await;
+        self.report_login(LoginMethod::Passkey, result, |outcome| match outcome {
+            PasskeyOutcome::Done(_) => Outcome::Success,
+            PasskeyOutcome::Refused => Outcome::InvalidCredentials,
+        })
+    }
+
+    async fn passkey_login(
         &self,
         ceremony: &str,
         credential: serde_json::Value,
@@ -366,6 +392,20 @@ impl AuthService {
     /// Finishes a passkey as the second factor: a new session, as
     /// [`complete_second_factor`](Self::complete_second_factor) does for codes.
     pub async fn finish_passkey_second_factor(
+        &self,
+        pending: &super::PendingLogin,
+        ceremony: &str,
+        credential: serde_json::Value,
+        client: &Client,
+        replacing: Option<&ActiveSession>,
+    ) -> Result<SecondFactorOutcome, ServiceError> {
+        let result = self
+            .passkey_second_factor(pending, ceremony, credential, client, replacing)
+            .await;
+        self.report_second_factor(result)
+    }
+
+    async fn passkey_second_factor(
         &self,
         pending: &super::PendingLogin,
         ceremony: &str,

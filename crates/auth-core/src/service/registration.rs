@@ -4,6 +4,7 @@ use super::attempt::Attempt;
 use super::{AuthService, Client, ServiceError};
 use crate::email::EmailAddress;
 use crate::hasher::PasswordHasher;
+use crate::observe::Outcome;
 use crate::password_policy::PasswordRuleViolation;
 use crate::secret::SecretString;
 use crate::store::{StoreError, User};
@@ -101,6 +102,27 @@ impl AuthService {
 
     /// `email`: `None` when no address is asked for, `Some(field)` for a form's field.
     async fn register_checked(
+        &self,
+        raw_username: &str,
+        password: &SecretString,
+        confirm: Option<&str>,
+        email: Option<Option<&str>>,
+        client: &Client,
+    ) -> Result<Registration, ServiceError> {
+        let result = self
+            .register_counted(raw_username, password, confirm, email, client)
+            .await;
+        self.observer().registration(match &result {
+            Ok(Registration::Created(_)) => Outcome::Success,
+            Ok(Registration::Invalid(_)) => Outcome::Invalid,
+            Ok(Registration::Taken) => Outcome::Taken,
+            Ok(Registration::EmailTaken) => Outcome::EmailTaken,
+            Err(error) => Outcome::of_error(error),
+        });
+        result
+    }
+
+    async fn register_counted(
         &self,
         raw_username: &str,
         password: &SecretString,

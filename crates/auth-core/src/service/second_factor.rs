@@ -11,6 +11,7 @@ use super::attempt::Attempt;
 use super::{ActiveSession, AuthService, Client, ServiceError};
 use crate::keys::Sealer;
 use crate::mail::LetterKind;
+use crate::observe::{LoginMethod, Outcome};
 use crate::store::{SecondFactors, User, UserId};
 use crate::throttle::ThrottleScope;
 use crate::totp::{RecoveryCode, TotpSecret, recovery_code_digest};
@@ -153,6 +154,31 @@ impl AuthService {
     /// password (the same counters, for the pending user); a TOTP code is accepted once.
     /// `replacing` is the browser's previous session, ended on success.
     pub async fn complete_second_factor(
+        &self,
+        pending: &PendingLogin,
+        code: &str,
+        client: &Client,
+        replacing: Option<&ActiveSession>,
+    ) -> Result<SecondFactorOutcome, ServiceError> {
+        let result = self
+            .code_second_factor(pending, code, client, replacing)
+            .await;
+        self.report_second_factor(result)
+    }
+
+    /// Reports a second step's result to the observer.
+    pub(crate) fn report_second_factor(
+        &self,
+        result: Result<SecondFactorOutcome, ServiceError>,
+    ) -> Result<SecondFactorOutcome, ServiceError> {
+        self.report_login(LoginMethod::SecondFactor, result, |outcome| match outcome {
+            SecondFactorOutcome::LoggedIn(_) => Outcome::Success,
+            SecondFactorOutcome::InvalidCode => Outcome::InvalidCredentials,
+            SecondFactorOutcome::Expired => Outcome::Expired,
+        })
+    }
+
+    async fn code_second_factor(
         &self,
         pending: &PendingLogin,
         code: &str,

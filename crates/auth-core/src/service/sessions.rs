@@ -12,7 +12,8 @@
 //! The credential is opaque to callers: they sign it, send it, and hand it back.
 
 use super::{AuthService, Client, ServiceError, SessionStorage};
-use crate::session::{NewSession, SessionDeadlines, SessionId, SessionToken};
+use crate::observe::{LoginMethod, Outcome};
+use crate::session::{NewSession, SessionDeadlines, SessionId, SessionToken, TokenDigest};
 use crate::session_cache::{CachedSession, SessionKey};
 use crate::store::User;
 use base64::Engine;
@@ -51,6 +52,10 @@ enum Handle {
     Database(SessionToken),
     /// A cookie session: everything is in the payload.
     Cookie,
+    /// Not a browser session: a personal API token (the digest of its secret), sent as a
+    /// bearer credential. It never proves a password (its `authenticated_at` is the Unix
+    /// epoch, so it is never fresh) and has no cookie.
+    ApiToken(TokenDigest),
 }
 
 /// A logged-in session, in either store.
@@ -83,10 +88,38 @@ impl ActiveSession {
             .then(|| (self.deadlines.expires_at - now).unsigned_abs())
     }
 
-    fn digest(&self) -> Option<crate::session::TokenDigest> {
+    /// Whether this is a personal API token rather than a browser session.
+    pub fn is_api_token(&self) -> bool {
+        matches!(self.handle, Handle::ApiToken(_))
+    }
+
+    /// A database session's digest.
+    fn digest(&self) -> Option<TokenDigest> {
         match &self.handle {
             Handle::Database(token) => Some(token.digest()),
-            Handle::Cookie => None,
+            Handle::Cookie | Handle::ApiToken(_) => None,
+        }
+    }
+
+    /// The session an API token stands for, from its record and its user.
+    pub(crate) fn of_api_token(
+        record: crate::api_token::ApiTokenRecord,
+        user: User,
+        digest: TokenDigest,
+    ) -> Self {
+        Self {
+            user,
+            id: record.id,
+            created_at: record.created_at,
+            last_seen_at: record.last_used_at.unwrap_or(record.created_at),
+            authenticated_at: OffsetDateTime::UNIX_EPOCH,
+            deadlines: SessionDeadlines {
+                expires_at: record.expires_at,
+                idle_expires_at: None,
+            },
+            remember: false,
+            user_agent: None,
+            handle: Handle::ApiToken(digest),
         }
     }
 }
@@ -142,6 +175,9 @@ pub enum SessionError {
     /// The payload would not fit in a cookie.
     #[error("the session credential would be {0} bytes, over the 4 KiB cookie limit")]
     TooLarge(usize),
+    /// An API token is not a browser session: it has no cookie.
+    #[error("an API token has no session cookie")]
+    ApiToken,
     /// Serialising the payload failed.
     #[error("the session payload could not be encoded")]
     Encoding(#[source] serde_json::Error),
@@ -162,6 +198,7 @@ impl AuthService {
         match &session.handle {
             Handle::Database(token) => Ok(token.encode()),
             Handle::Cookie => encode_payload(session),
+            Handle::ApiToken(_) => Err(SessionError::ApiToken),
         }
     }
 
@@ -342,6 +379,24 @@ impl AuthService {
         client: &Client,
         replacing: Option<&ActiveSession>,
     ) -> Result<LoginOutcome, ServiceError> {
+        let result = self
+            .password_login(username, password, remember, client, replacing)
+            .await;
+        self.report_login(LoginMethod::Password, result, |outcome| match outcome {
+            LoginOutcome::LoggedIn(_) => Outcome::Success,
+            LoginOutcome::InvalidCredentials => Outcome::InvalidCredentials,
+            LoginOutcome::SecondFactorRequired { .. } => Outcome::SecondFactorRequired,
+        })
+    }
+
+    async fn password_login(
+        &self,
+        username: &str,
+        password: &crate::SecretString,
+        remember: bool,
+        client: &Client,
+        replacing: Option<&ActiveSession>,
+    ) -> Result<LoginOutcome, ServiceError> {
         let Some(user) = self.check_credentials(username, password, client).await? else {
             return Ok(LoginOutcome::InvalidCredentials);
         };
@@ -397,7 +452,7 @@ impl AuthService {
         };
         let user_agent = match handle {
             Handle::Database(_) => client.user_agent.clone(),
-            Handle::Cookie => None,
+            Handle::Cookie | Handle::ApiToken(_) => None,
         };
         Ok(ActiveSession {
             user,
@@ -428,13 +483,22 @@ impl AuthService {
     /// later is anonymous.
     pub(crate) async fn end(&self, session: &ActiveSession) -> Result<(), ServiceError> {
         // Evicted whether or not the write reports success: a failure may still have committed.
-        match session.digest() {
-            Some(digest) => {
+        match &session.handle {
+            Handle::Database(token) => {
+                let digest = token.digest();
                 let result = self.store().delete_session(&digest).await;
                 self.0.cache.evict_session(&SessionKey::Token(digest));
                 result?;
             }
-            None => {
+            Handle::ApiToken(digest) => {
+                let result = self
+                    .store()
+                    .delete_api_token(session.user.id, &session.id)
+                    .await;
+                self.0.cache.evict_session(&SessionKey::ApiToken(*digest));
+                result?;
+            }
+            Handle::Cookie => {
                 let deadlines = session.deadlines;
                 let until = deadlines
                     .idle_expires_at
@@ -464,14 +528,17 @@ impl AuthService {
     }
 
     /// The user's live sessions, `session` marked as current. The cookie store knows only the
-    /// current one.
+    /// current one (so an API token, which is no session, lists none there).
     pub async fn list_sessions(
         &self,
         session: &ActiveSession,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionView>, ServiceError> {
+        if session.is_api_token() && self.storage() == SessionStorage::Cookie {
+            return Ok(Vec::new());
+        }
         match &session.handle {
-            Handle::Database(_) => Ok(self
+            Handle::Database(_) | Handle::ApiToken(_) => Ok(self
                 .store()
                 .list_user_sessions(session.user.id, now)
                 .await?
@@ -521,26 +588,25 @@ impl AuthService {
                 renewed.handle = Handle::Database(token);
                 Some(row)
             }
-            Handle::Cookie => None,
+            Handle::Cookie | Handle::ApiToken(_) => None,
         };
         (renewed, row)
     }
 
-    /// Deletes every other session of `session`'s user (database store): how many ended.
+    /// Deletes every other session of `session`'s user (database store): how many ended. An
+    /// API token is no session: every session ends.
     pub(crate) async fn delete_other_sessions(
         &self,
         session: &ActiveSession,
     ) -> Result<Option<u64>, ServiceError> {
-        match session.digest() {
-            Some(digest) => {
-                let result = self
-                    .store()
-                    .delete_user_sessions(session.user.id, Some(&digest))
-                    .await;
-                Ok(Some(self.changed(session.user.id, result)?))
-            }
-            None => Ok(None),
+        if self.storage() == SessionStorage::Cookie {
+            return Ok(None);
         }
+        let result = self
+            .store()
+            .delete_user_sessions(session.user.id, session.digest().as_ref())
+            .await;
+        Ok(Some(self.changed(session.user.id, result)?))
     }
 
     /// Records a fresh password proof on `session` at `now`.
@@ -549,6 +615,10 @@ impl AuthService {
         session: &ActiveSession,
         now: OffsetDateTime,
     ) -> Result<ActiveSession, ServiceError> {
+        if session.is_api_token() {
+            // A token never proves a password.
+            return Ok(session.clone());
+        }
         if let Some(digest) = session.digest() {
             let result = self.store().mark_authenticated(&digest, now).await;
             self.0.cache.evict_session(&SessionKey::Token(digest));

@@ -22,8 +22,8 @@ pub async fn run(config: Config, command: SessionsCommand) -> Result<(), Failure
             let service = open_service(config).await?;
             let report = service.purge(OffsetDateTime::now_utc()).await?;
             println!(
-                "purged {} expired sessions and {} stale login-throttle counters",
-                report.sessions, report.failure_counters
+                "purged {} expired sessions, {} stale login-throttle counters and {} expired API tokens",
+                report.sessions, report.failure_counters, report.api_tokens
             );
             Ok(())
         }

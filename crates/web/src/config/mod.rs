@@ -34,7 +34,7 @@ pub use auth_core::foreign_hash::ImportCostLimits;
 pub use redact::redact_url;
 pub use schema::{
     AccountSettings, Argon2Section, DEFAULT_MAIL_FROM, DatabaseSettings, LogFormat, LogSettings,
-    LoginSettings, MailSettings, MailTransportKind, MfaSettings, PasswordSettings,
+    LoginSettings, MailSettings, MailTransportKind, MetricsSettings, MfaSettings, PasswordSettings,
     RegisterSettings, ServerSettings, SessionSettings, Settings, WebSettings,
 };
 pub use validate::SUPPORTED_SCHEMES;

@@ -37,6 +37,8 @@ pub struct Settings {
     pub webauthn: WebauthnSection,
     /// `[mail]`
     pub mail: MailSettings,
+    /// `[metrics]`
+    pub metrics: MetricsSettings,
 }
 
 /// `[server]`: the listener and limits on what clients may send.
@@ -314,6 +316,16 @@ impl Default for LogSettings {
 pub struct WebSettings {
     /// A folder of templates that override the built-in ones by file name (`login.html`, …).
     pub templates_dir: Option<PathBuf>,
+}
+
+/// `[metrics]`: Prometheus metrics (contract §11), off by default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Where `GET /metrics` is served (OpenMetrics text), e.g. `127.0.0.1:9090`: a listener
+    /// of its own, never the public one; unset: no metrics are kept. Port 0 takes a free port
+    /// ([`Wristband::metrics_address`](crate::Wristband::metrics_address) tells which).
+    pub bind: Option<SocketAddr>,
 }
 
 /// The `From` of mail when `mail.from` is unset.

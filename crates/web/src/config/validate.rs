@@ -179,6 +179,28 @@ pub fn validate(settings: &Settings) -> Result<(), ConfigError> {
     if let Some(public_url) = &settings.server.public_url {
         validate_public_url(public_url)?;
     }
+    if let Some(metrics) = settings.metrics.bind {
+        validate_metrics_bind(metrics, settings.server.bind)?;
+    }
+    Ok(())
+}
+
+/// `metrics.bind`: a listener of its own, so never the public one (`server.bind`; an
+/// unspecified address such as `0.0.0.0` overlaps every address of its family). Port 0 (a
+/// free port) never collides.
+fn validate_metrics_bind(
+    metrics: std::net::SocketAddr,
+    public: std::net::SocketAddr,
+) -> Result<(), ConfigError> {
+    let overlaps = metrics.ip() == public.ip()
+        || (metrics.ip().is_unspecified() && metrics.is_ipv4() == public.is_ipv4())
+        || (public.ip().is_unspecified() && metrics.is_ipv4() == public.is_ipv4());
+    if metrics.port() != 0 && metrics.port() == public.port() && overlaps {
+        return Err(invalid(format!(
+            "`metrics.bind` ({metrics}) is the public listener `server.bind` ({public}): metrics \
+             are served on an address of their own, such as 127.0.0.1:9090, never on the public port"
+        )));
+    }
     Ok(())
 }
 
@@ -292,6 +314,28 @@ mod tests {
         let mut settings = Settings::default();
         settings.server.public_url = Some("https://shop.example/auth/".into());
         validate(&settings).unwrap();
+    }
+
+    #[test]
+    fn metrics_are_never_on_the_public_listener() {
+        let at = |address: &str| Some(address.parse().unwrap());
+        for clash in ["127.0.0.1:3000", "0.0.0.0:3000"] {
+            let message = refused(|s| s.metrics.bind = at(clash));
+            assert!(
+                message.contains("`metrics.bind`") && message.contains("`server.bind`"),
+                "{clash}: {message}"
+            );
+        }
+        for fine in [
+            "127.0.0.1:9090",
+            "127.0.0.1:0",
+            "[::1]:3000",
+            "10.0.0.5:3000",
+        ] {
+            let mut settings = Settings::default();
+            settings.metrics.bind = at(fine);
+            validate(&settings).unwrap_or_else(|e| panic!("{fine}: {e}"));
+        }
     }
 
     #[test]

@@ -43,6 +43,7 @@ struct MailContext<'a> {
     address: Option<&'a str>,
     user_agent: Option<&'a str>,
     change: Option<&'a str>,
+    token_name: Option<&'a str>,
 }
 
 fn subject(kind: &LetterKind) -> &'static str {
@@ -54,6 +55,7 @@ fn subject(kind: &LetterKind) -> &'static str {
         LetterKind::EmailChanged { .. } => "Your email address was changed",
         LetterKind::NewDeviceLogin { .. } => "New sign-in to your account",
         LetterKind::SecondFactorChanged { .. } => "Your second factor changed",
+        LetterKind::ApiTokenCreated { .. } => "A new API token for your account",
     }
 }
 
@@ -95,6 +97,7 @@ impl Postbox {
             address: None,
             user_agent: None,
             change: None,
+            token_name: None,
         };
         match &letter.kind {
             LetterKind::VerifyEmail(token) => {
@@ -116,6 +119,7 @@ impl Postbox {
                 context.user_agent = user_agent.as_deref();
             }
             LetterKind::SecondFactorChanged { change } => context.change = Some(change),
+            LetterKind::ApiTokenCreated { name } => context.token_name = Some(name),
             LetterKind::PasswordChanged | LetterKind::PasswordReset => {}
         }
         let text = self.templates.render("mail.txt", &context)?;

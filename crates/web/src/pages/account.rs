@@ -21,7 +21,7 @@ pub(crate) async fn account_page(
     errors: &FieldErrors,
 ) -> Result<Response, AppError> {
     let service = &context.state().service;
-    let sessions: Vec<serde_json::Value> = service
+    let sessions: Vec<_> = service
         .list_sessions(session, OffsetDateTime::now_utc())
         .await?
         .iter()
@@ -67,11 +67,14 @@ pub(crate) async fn show(
 pub(crate) struct RevokeForm {
     session: Option<String>,
     all: Option<String>,
+    /// With `all=1`: `tokens=1` ends the API tokens too.
+    tokens: Option<String>,
     password: Option<String>,
     csrf_token: Option<String>,
 }
 
-/// `POST /account/sessions/revoke`: `session=ID` ends that session, `all=1` every other one.
+/// `POST /account/sessions/revoke`: `session=ID` ends that session, `all=1` every other one
+/// (and, with `tokens=1`, every API token).
 /// Needs a login within `session.fresh_for`, or the password re-entered in `password`.
 pub(crate) async fn revoke(
     context: RequestContext,
@@ -117,9 +120,17 @@ pub(crate) async fn revoke(
     }
     let account = context.state().urls.account.clone().unwrap_or_default();
     if all {
-        let ended = service.end_other_sessions(&session, client).await?;
+        let tokens = form.tokens.as_deref() == Some("1");
+        let ended = service.end_other_sessions(&session, tokens, client).await?;
         context.set_session(&ended.session, false)?;
-        context.flash("success", "Signed out of every other session.");
+        context.flash(
+            "success",
+            if tokens {
+                "Signed out of every other session, and every API token revoked."
+            } else {
+                "Signed out of every other session."
+            },
+        );
         return Ok(Redirect::to(&account).into_response());
     }
     let id = one.unwrap_or_default();

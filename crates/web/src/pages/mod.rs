@@ -6,6 +6,7 @@ pub(crate) mod account;
 pub(crate) mod auth;
 pub(crate) mod email;
 pub(crate) mod second_factor;
+pub(crate) mod tokens;
 
 use crate::error::AppError;
 use crate::request::RequestContext;
@@ -72,6 +73,20 @@ impl minijinja::value::Object for LazyCsrfToken {
     fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0.csrf_token())
     }
+}
+
+/// The password prompt coming back to `back`, unless the login is recent.
+pub(crate) fn password_prompt_unless_fresh(
+    context: &RequestContext,
+    back: String,
+) -> Option<Response> {
+    if context.is_fresh() {
+        return None;
+    }
+    let urls = &context.state().urls;
+    let prompt = urls.reauthenticate.clone().unwrap_or_default();
+    let query = serde_urlencoded::to_string([("next", back)]).unwrap_or_default();
+    Some(axum::response::Redirect::to(&format!("{prompt}?{query}")).into_response())
 }
 
 /// `?next=` on a page that sends the visitor on afterwards.

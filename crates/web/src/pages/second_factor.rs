@@ -1,6 +1,7 @@
 //! The second-factor pages (contract §10): the login's second step, and `/account/2fa`
 //! (enrol an authenticator app, see and replace recovery codes, turn it off).
 
+use super::password_prompt_unless_fresh;
 use super::{NextQuery, render};
 use crate::error::AppError;
 use crate::extract::{CsrfForm, CurrentUser};
@@ -147,17 +148,6 @@ pub(crate) async fn login(
 fn needs_fresh_login(context: &RequestContext) -> Option<Response> {
     let back = context.state().urls.account_2fa.clone().unwrap_or_default();
     password_prompt_unless_fresh(context, back)
-}
-
-/// The password prompt coming back to `back`, unless the login is recent.
-fn password_prompt_unless_fresh(context: &RequestContext, back: String) -> Option<Response> {
-    if context.is_fresh() {
-        return None;
-    }
-    let urls = &context.state().urls;
-    let prompt = urls.reauthenticate.clone().unwrap_or_default();
-    let query = serde_urlencoded::to_string([("next", back)]).unwrap_or_default();
-    Some(Redirect::to(&format!("{prompt}?{query}")).into_response())
 }
 
 /// `GET /account/2fa` (recent login): the authenticator app's state; when it is off, a new

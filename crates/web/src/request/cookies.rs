@@ -96,6 +96,12 @@ impl CookieCodec {
         }
     }
 
+    /// The name of the `kind` cookie, `__Host-` prefix included when secure (for the API's
+    /// OpenAPI document).
+    pub fn name(&self, kind: CookieKind) -> &str {
+        &self.kind(kind).name
+    }
+
     /// Whether cookies are `Secure`.
     pub fn secure(&self) -> bool {
         self.secure

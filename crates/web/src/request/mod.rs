@@ -13,6 +13,7 @@
 //! - [`cookies`]: names, attributes, signing; [`csrf`]: secrets, tokens, the same-origin
 //!   guard; [`flash`]: one-time messages; [`client`]: the client address.
 
+pub(crate) mod bearer;
 pub(crate) mod client;
 pub(crate) mod cookies;
 pub(crate) mod csrf;
@@ -81,6 +82,8 @@ struct ContextInner {
     login_client: OnceLock<Client>,
     has_peer: bool,
     wants_json: bool,
+    /// The request came with a personal API token: it has no cookies and gets none.
+    bearer: bool,
     changes: Mutex<Changes>,
 }
 
@@ -244,6 +247,10 @@ impl RequestContext {
     /// rotated too, so a token seen before login is worthless. Fails (and sends nothing) if
     /// the cookie store's payload would be too large.
     pub fn set_session(&self, session: &ActiveSession, new_login: bool) -> Result<(), AppError> {
+        if self.0.bearer {
+            // A token request gets no cookie (see `bearer`).
+            return Ok(());
+        }
         let credential = self
             .0
             .state
@@ -333,8 +340,26 @@ pub(crate) async fn browser_context(
     next: Next,
 ) -> Response {
     let now = OffsetDateTime::now_utc();
-    let cookies = RequestCookies::parse(request.headers());
-    let (session, resign, stale) = match load_session(&state, &cookies, now).await {
+    let peer = client::peer(request.extensions());
+    let client = client::client(&state, peer, request.headers());
+    let is_api = state.is_api_path(request.uri().path());
+    let bearer = is_api
+        .then(|| bearer::credential(request.headers()))
+        .flatten();
+    // A token request is the token's alone: its cookies are not even parsed (see `bearer`).
+    let cookies = match bearer {
+        Some(_) => RequestCookies::default(),
+        None => RequestCookies::parse(request.headers()),
+    };
+    let loaded = match bearer {
+        Some(credential) => match state.service.load_api_token(credential, &client, now).await {
+            Ok(Some(session)) => Ok(SessionCookie::Live(Box::new(session), false)),
+            Ok(None) => return bearer::invalid_token(),
+            Err(error) => Err(AppError::from(error)),
+        },
+        None => load_session(&state, &cookies, now).await,
+    };
+    let (session, resign, stale) = match loaded {
         Ok(SessionCookie::Absent) => (None, false, false),
         Ok(SessionCookie::Stale) => (None, false, true),
         Ok(SessionCookie::Live(s, resign)) => (Some(*s), resign, false),
@@ -350,12 +375,12 @@ pub(crate) async fn browser_context(
     } else {
         Vec::new()
     };
-    let peer = client::peer(request.extensions());
     let context = RequestContext(Arc::new(ContextInner {
-        client: client::client(&state, peer, request.headers()),
+        client,
         login_client: OnceLock::new(),
         has_peer: peer.is_some(),
-        wants_json: state.is_api_path(request.uri().path()) || prefers_json(request.headers()),
+        wants_json: is_api || prefers_json(request.headers()),
+        bearer: bearer.is_some(),
         state: state.clone(),
         session,
         cookies,
@@ -385,11 +410,14 @@ fn apply_changes(
     stale: bool,
     had_flash_cookie: bool,
 ) {
-    // Outages (503) and refusals (429) leave the browser's cookies exactly as they were.
-    if matches!(
-        response.status(),
-        StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
-    ) {
+    // Outages (503) and refusals (429) leave the browser's cookies exactly as they were; a
+    // token request has none.
+    if context.0.bearer
+        || matches!(
+            response.status(),
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        )
+    {
         if context.session().is_some() {
             no_store(response);
         }
