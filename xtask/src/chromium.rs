@@ -208,21 +208,10 @@ fn render_headless(binary: &Path, folder: &Path) -> Result<(ExitStatus, String, 
     Ok((status, read(&stdout_path), read(&stderr_path)))
 }
 
-/// Runs `apt-get ARGS` with its output shown; `false` when it failed or there is no apt-get.
+/// [`process::apt_get`](crate::process::apt_get), announced as Chromium's.
 fn apt_get(args: &[&str]) -> Result<bool> {
     println!("==> Chromium: apt-get {}", args.join(" "));
-    let status = Command::new("apt-get")
-        .args(args)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdin(Stdio::null())
-        .status();
-    match status {
-        Ok(status) => Ok(interrupt::check(status)?.success()),
-        Err(error) => {
-            eprintln!("xtask: cannot run apt-get: {error}");
-            Ok(false)
-        }
-    }
+    crate::process::apt_get(args)
 }
 
 /// Shows a failed command's captured output.
