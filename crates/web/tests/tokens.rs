@@ -255,6 +255,28 @@ on_every_backend! {
         f.app.stop().await;
     }
 
+    async fn a_new_token_is_notified_and_the_account_page_ends_tokens_only_when_asked(backend: Backend) {
+        let smtp = common::SmtpServer::start().await;
+        let f = spawn(backend, |s| common::mail_to(s, &smtp, "https://shop.example")).await;
+        let mut ada = f.app.browser();
+        assert_eq!(ada.register("ada", common::PASSWORD).await.status, StatusCode::SEE_OTHER);
+        f.app.service().set_verified_email(&Username::parse("ada").unwrap(), "ada@example.org").await.unwrap();
+        assert_eq!(ada.login("ada", common::PASSWORD).await.status, StatusCode::SEE_OTHER);
+        let (token, _) = make_token(&mut ada, "deploy script").await;
+        let notice = smtp.wait_for("ada@example.org", |m| m.subject == "A new API token for your account", Duration::from_secs(20)).await;
+        assert!(notice.text.contains("\"deploy script\""), "{}", notice.text);
+        assert!(!notice.raw.contains(&token), "the secret is never mailed");
+
+        let kept = ada.submit("/account", "/account/sessions/revoke", &[("all", "1")]).await;
+        assert_eq!(kept.status, StatusCode::SEE_OTHER, "{}", kept.body);
+        assert_eq!(bearer(&f, &token).get("/api/v1/me").await.status, StatusCode::OK, "tokens survive without the box");
+        let ended = ada.submit("/account", "/account/sessions/revoke", &[("all", "1"), ("tokens", "1")]).await;
+        assert_eq!(ended.status, StatusCode::SEE_OTHER, "{}", ended.body);
+        assert_refused_token(&bearer(&f, &token).get("/api/v1/me").await);
+        assert_eq!(ada.get("/api/v1/me").await.status, StatusCode::OK, "the caller's session stays");
+        f.app.stop().await;
+    }
+
     async fn the_tokens_page_makes_shows_once_and_revokes(backend: Backend) {
         let f = spawn(backend, |_| {}).await;
         let mut ada = user(&f, "ada").await;
